@@ -1,0 +1,108 @@
+// Helpers shared by the process, db and e2e tests: the private PostgreSQL cluster the `pg`
+// fixture started, throwaway databases in it, and child processes driven through pipes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace test {
+
+using namespace std::chrono_literals;
+
+// Paths of the build and source trees (from the environment CTest sets).
+std::string build_dir();
+std::string source_dir();
+// A fresh empty directory under the test-state dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Conninfo of the fixture cluster's maintenance database (throws if the fixture is not up).
+std::string cluster_conninfo();
+
+// A new database in the fixture cluster, dropped (WITH FORCE) by the destructor.
+class TempDatabase {
+ public:
+  TempDatabase();
+  ~TempDatabase();
+  TempDatabase(const TempDatabase&) = delete;
+  TempDatabase& operator=(const TempDatabase&) = delete;
+  const std::string& name() const { return name_; }
+  const std::string& conninfo() const { return conninfo_; }
+  // Runs SQL (several statements allowed) and returns the first column of the first row of
+  // the last result, or "" when there is none; throws std::runtime_error on failure.
+  std::string query(const std::string& sql) const;
+  // Every row of a query, columns joined with '|', NULL as "<null>".
+  std::vector<std::string> rows(const std::string& sql) const;
+
+ private:
+  std::string name_;
+  std::string conninfo_;
+};
+
+// A child process with its stdin/stdout(/stderr) on pipes, in its own process group.
+class Child {
+ public:
+  struct Options {
+    std::map<std::string, std::string> env;  // added to / overriding the environment
+    bool merge_stderr = false;               // stderr into the stdout pipe
+    std::string cwd;
+  };
+  Child(std::vector<std::string> argv, Options options);
+  explicit Child(std::vector<std::string> argv) : Child(std::move(argv), Options{}) {}
+  ~Child();  // SIGKILLs the group if still running, then reaps
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void write(const std::string& bytes);  // to the child's stdin
+  void close_stdin();
+  // The next stdout line (without '\n'), or nullopt at EOF or after `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout = 30s);
+  // Reads lines until one equals `line` (true) or EOF/timeout (false); others go to `seen`.
+  bool wait_for_line(const std::string& line, std::chrono::milliseconds timeout = 30s,
+                     std::vector<std::string>* seen = nullptr);
+  // All remaining stdout until EOF (bounded by timeout).
+  std::string read_all(std::chrono::milliseconds timeout = 30s);
+  std::string read_stderr_all(std::chrono::milliseconds timeout = 30s);
+  void signal(int sig);        // to the process
+  void signal_group(int sig);  // to its process group
+  // Waits for exit; returns the wait status, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout = 30s);
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1, err_ = -1;
+  std::string outbuf_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// Runs a command to completion; returns {wait status, stdout+stderr}.
+struct RunResult {
+  int status = -1;
+  std::string output;
+  int exit_code() const;  // -1 when killed by a signal
+};
+RunResult run(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
+              std::chrono::milliseconds timeout = 120s);
+
+// Polls `pred` every 10 ms until true or timeout; returns its last value. For waiting on
+// outcomes in other processes (the database, files); never used as a timing assertion.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 30s);
+
+}  // namespace test
