@@ -34,6 +34,11 @@ class TempDir {
 // Conninfo of the fixture cluster's maintenance database (throws if the fixture is not up).
 std::string cluster_conninfo();
 
+// The ssh client command line of the `sshd` fixture (tests/fixtures/sshd.sh), e.g.
+// "ssh -F /dev/null ... -i <key> -p <port>"; append the host and the remote command.
+// Throws if the fixture is not up.
+std::string ssh_command();
+
 // A new database in the fixture cluster, dropped (WITH FORCE) by the destructor.
 class TempDatabase {
  public:
@@ -85,9 +90,13 @@ class Child {
   std::optional<int> wait(std::chrono::milliseconds timeout = 30s);
 
  private:
+  // Waits until stdout has new bytes (true) or EOF/deadline (false).
+  bool pump(std::chrono::steady_clock::time_point deadline);
+
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1, err_ = -1;
   std::string outbuf_;
+  std::string errbuf_;  // stderr drained while waiting on stdout
   bool reaped_ = false;
   int status_ = 0;
 };
