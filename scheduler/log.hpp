@@ -88,8 +88,10 @@ class StepLog {
   // Where the lines go: the value for jobqueue.jq_log (known before the first write).
   const std::string& path() const { return path_; }
   long long jq_pk() const { return jq_pk_; }
-  // A line of agent output (stdout text, LOG/ECHO/ERROR... messages), always written.
-  void agent_line(pid_t pid, std::string_view host, std::string_view text);
+  // A line of agent output (stdout text, LOG/ECHO/ERROR... messages), always written, at
+  // `level` (NOTE for plain text; ERROR for an agent's ERROR line, and so on).
+  void agent_line(pid_t pid, std::string_view host, std::string_view text,
+                  Level level = Level::kNote);
   // A scheduler message about this step (e.g. "Started", "exited with 1"); always written.
   void write(Level level, std::string_view message);
 
