@@ -1,0 +1,114 @@
+// kill_agent: a test agent on agent::Session + agent::ItemLoop for the database tests. For each
+// item it writes 3 rows into kill_result(agent_fk, item, part, value), optionally sleeping
+// between them so that a SIGKILL lands in the middle of an item. Also: --agent-pk-only
+// (print the agent_pk and exit, after waiting for EOF on --wait-fd) for the agent_pk race test.
+#include <poll.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/agent_pk.hpp"
+#include "agent/db.hpp"
+#include "agent/item_loop.hpp"
+#include "agent/session.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct Options {
+  unsigned delay_us = 0;
+  std::size_t group = 1;
+  unsigned window = 1;
+  unsigned heartbeat_ms = 30'000;
+  bool agent_pk_only = false;
+  int wait_fd = -1;
+  std::vector<std::string> items;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  po::options_description desc("kill_agent options");
+  desc.add_options()("delay-us", po::value(&o.delay_us), "sleep before each result row")(
+      "group", po::value(&o.group), "items per transaction")("window", po::value(&o.window),
+                                                             "WINDOW to ask the scheduler for")(
+      "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
+      "agent-pk-only", po::bool_switch(&o.agent_pk_only), "print the agent_pk and exit")(
+      "wait-fd", po::value(&o.wait_fd), "before agent_pk(), wait for EOF on this fd")(
+      "item", po::value(&o.items), "items (standalone)");
+  po::positional_options_description pos;
+  pos.add("item", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+  po::notify(vm);
+  return o;
+}
+
+void wait_for_eof(int fd) {
+  char buf[64];
+  while (::read(fd, buf, sizeof buf) > 0) {
+  }
+}
+
+void create_result_table(agent::Database& db) {
+  agent::Transaction tx(db);
+  db.exec("SELECT pg_advisory_xact_lock(hashtext('kill_result'))");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS kill_result (agent_fk integer NOT NULL REFERENCES agent, "
+      "item text NOT NULL, part integer NOT NULL, value text NOT NULL)");
+  tx.commit();
+}
+
+int run(int argc, char** argv) {
+  // The Session needs the window before it starts, so our own options are parsed first, from
+  // a copy of argv without the scheduler's options.
+  std::vector<std::string> copy(argv, argv + argc);
+  std::vector<char*> ptrs;
+  for (auto& s : copy) ptrs.push_back(s.data());
+  ptrs.push_back(nullptr);
+  int n = argc;
+  (void)agent::take_scheduler_args(n, ptrs.data());
+  const Options o = parse(n, ptrs.data());
+
+  agent::Session session(argc, argv,
+                         {"kill_agent", std::chrono::milliseconds(o.heartbeat_ms), o.window});
+  session.set_items(o.items);
+  agent::Database db = agent::Database::connect(session.args());
+  if (o.agent_pk_only) {
+    if (o.wait_fd >= 0) wait_for_eof(o.wait_fd);
+    std::cout << agent::agent_pk(db, "kill_agent", "1", "test agent") << std::endl;
+    return 0;
+  }
+  const int pk = agent::agent_pk(db, "kill_agent", "1", "test agent");
+  create_result_table(db);
+  agent::ItemLoop loop(session, db, {pk, "", o.group, true});
+  const std::string agent_fk = std::to_string(pk);
+  loop.run([&](agent::Database& tx, const std::string& item) {
+    for (int part = 1; part <= 3; ++part) {
+      if (o.delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.delay_us));
+      const std::string p = std::to_string(part);
+      tx.exec(
+          "INSERT INTO kill_result (agent_fk, item, part, value) "
+          "VALUES ($1, $2, $3::integer, md5($2 || ':' || $3))",
+          {agent_fk, item, p});
+    }
+  });
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "kill_agent: " << e.what() << '\n';
+    return 1;
+  }
+}
