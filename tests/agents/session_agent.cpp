@@ -2,10 +2,10 @@
 // Built at ${CMAKE_BINARY_DIR}/tests/agents/session_agent/session_agent.
 //
 // usage: session_agent [scheduler options] [--sleep-ms=N] [--flood=N] [--heartbeat-ms=N]
-//                      [--window=N] [--db=SQL] [items...]
+//                      [--window=N] [--query=SQL] [items...]
 // For each item: writes N log lines `flood <i>` (--flood), runs SQL through the scheduler and
 // logs `row <i>: col=value ...` per row (`col=<null>` for NULL) or `db error: <message>` on
-// agent::Error (--db), sleeps (--sleep-ms), logs `item <item>`, counts it (ItemsProcessed 1).
+// agent::Error (--query), sleeps (--sleep-ms), logs `item <item>`, counts it (ItemsProcessed 1).
 // Exit 0 when the items end, 1 on an uncaught agent::Error, 64 on a bad option.
 #include <charconv>
 #include <chrono>
@@ -54,7 +54,7 @@ Options parse_options(int argc, char** argv) {
       o.heartbeat_ms = number(name, value);
     else if (name == "--window")
       o.window = number(name, value);
-    else if (name == "--db")
+    else if (name == "--query")
       o.db = std::string(value);
     else if (arg.substr(0, 2) == "--")
       throw agent::Error("unknown option " + std::string(arg));
