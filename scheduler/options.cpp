@@ -63,7 +63,7 @@ po::options_description describe() {
     ("reset,R", "start over the steps left unfinished by a previous run")
     ("test,t", "self-test every agent type on every host, print one line per agent, "
                "exit 0 if all pass")
-    ("test-then-run,T", "self-test as -t, then run as usual if all pass (exit 1 otherwise)")
+    ("test-then-run,T", "self-test as -t, then run as usual if all pass (exit non-zero otherwise)")
     ("port,p", po::value<std::string>()->value_name("N"),
      "TCP port of the control interface (default: [scheduler] port, else 24693)")
     ("pidfile", po::value<std::string>()->value_name("FILE"), "write the scheduler's pid to FILE")
