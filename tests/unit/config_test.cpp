@@ -429,4 +429,17 @@ TEST(AgentConf, UnknownKeyIsAWarningOnly) {
                                "allow_db, command, config_dir, description, max, name, special");
 }
 
+TEST(Config, BuildTreeConfDirLoads) {
+  auto c = sched::load_config(test::build_dir() + "/conf");
+  ASSERT_EQ(c.hosts.size(), 1u);
+  EXPECT_TRUE(c.hosts[0].local());
+  EXPECT_EQ(c.hosts[0].agentdir, test::build_dir() + "/agents");
+  EXPECT_EQ(c.log, "stderr");
+  EXPECT_EQ(c.log_dir, test::build_dir() + "/log");
+  const sched::AgentType* ex = c.agent("example");
+  ASSERT_NE(ex, nullptr);
+  EXPECT_EQ(ex->binary(c.hosts[0]), test::build_dir() + "/agents/example/example");
+  for (const auto& w : c.warnings) ADD_FAILURE() << w;
+}
+
 }  // namespace
