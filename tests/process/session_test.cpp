@@ -104,6 +104,22 @@ TEST(Session, BlankLinesAreNotItems) {
   EXPECT_TRUE(contains(before_ok, log("item x")));
 }
 
+TEST(Session, OverlongLineIsSkippedReportedAndAcknowledged) {
+  test::Child agent({session_agent(), "--scheduler_start"});
+  ASSERT_EQ(agent.read_line(), "OK");
+  agent.write(std::string(proto::max_line_bytes + 100, 'y') + "\n");
+  auto before_ok = until_ok(agent);  // the overlong line's own acknowledgement
+  ASSERT_EQ(before_ok.size(), 1u);
+  const auto* error = std::get_if<msg::Log>(&before_ok[0]);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->level, proto::Level::Error);
+  EXPECT_EQ(error->text.rfind("input line longer than 65536 bytes skipped: 'yyy", 0), 0u);
+  agent.write("x\n");
+  before_ok = until_ok(agent);
+  EXPECT_TRUE(contains(before_ok, log("item x")));
+  EXPECT_EQ(count_of<msg::ItemsProcessed>(before_ok), 1u);
+}
+
 // ---- (b) the heartbeat keeps going while the agent's code is busy -----------------------------
 TEST(Session, HeartbeatKeepsBeatingWhileTheItemHandlerSleeps) {
   test::Child agent(

@@ -1,7 +1,8 @@
 // An agent's session with the scheduler (SPEC §8): option parsing, scheduler vs standalone
 // mode, the OK/next() loop, logging, DB:, JQ_SUBS and the heartbeat. One Session per process;
 // it owns the only writer of stdout, so no two lines ever interleave. The library never calls
-// exit() and never logs on its own; errors are thrown as agent::Error.
+// exit() and never logs on its own; errors are thrown as agent::Error. docs/libagent.md has the
+// whole story (modes, the loop, the heartbeat, hangup, DB:).
 #pragma once
 
 #include <chrono>
@@ -40,8 +41,11 @@ struct SchedulerArgs {
 };
 
 // Removes the scheduler's options from argv (both `--opt=v` and `--opt v` forms) and returns
-// them; argc/argv keep argv[0] and the agent's own arguments in order. Throws agent::Error
-// naming the option when a value is missing or not a number.
+// them; argc/argv keep argv[0] and the agent's own arguments in order (argv[argc] = nullptr).
+// Only whole option names match (`--jobIdx` stays); a `--` ends the scheduler's options and is
+// left in place with everything after it. Repeated options: the last wins. Throws agent::Error
+// naming the option when a value is missing or not a number. An agent's own options must not
+// reuse these names (`--db`, `--config`, `-c` included).
 SchedulerArgs take_scheduler_args(int& argc, char** argv);
 
 enum class Mode {
@@ -51,16 +55,21 @@ enum class Mode {
 
 struct SessionOptions {
   std::string name;  // agent name; default: basename of argv[0]
+  // Period of `Heartbeat` in scheduler mode; zero or negative: no heartbeat thread.
   std::chrono::milliseconds heartbeat{30'000};
-  unsigned window = 1;  // > 1 sends `WINDOW <n>` before the first OK (SPEC §2.5)
+  unsigned window = 1;  // > 1 sends `WINDOW <n>` before the first OK (SPEC §2.5); 1..1024
 };
 
 class Session {
  public:
   // Takes the scheduler's options out of argv. In standalone mode the remaining arguments
   // after argv[0] are the items unless set_items() is called; with none, items are stdin lines.
+  // In scheduler mode it also sets SIGPIPE to ignored (if it had the default disposition), so
+  // a vanished scheduler shows as EPIPE, and starts the heartbeat thread (first beat one
+  // interval after construction). Throws agent::Error for bad scheduler options or a window
+  // outside 1..1024. In scheduler mode stdout belongs to the Session: do not write to it.
   Session(int& argc, char** argv, SessionOptions options = {});
-  ~Session();  // stops the heartbeat and joins it
+  ~Session();  // stops the heartbeat and joins it; sends nothing
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -74,12 +83,17 @@ class Session {
 
   // The simple loop: acknowledges the previous item (sends OK; the first call sends the
   // initial WINDOW/OK), then returns the next data line; nullopt when there is no more data
-  // (stdin EOF) or stdout is gone.
+  // (stdin EOF) or stdout is gone. Blank lines are skipped. A line longer than
+  // protocol::max_line_bytes is skipped with an ERROR message and acknowledged at once (the
+  // agent never sees it). In standalone mode: the next item, with no protocol output.
   std::optional<std::string> next();
 
   // The low-level loop for agents that commit items in groups (SPEC §2.5, §8):
   // ready() sends WINDOW/OK once; read() returns the next line, blocking unless `wait` is
-  // false (then nullopt also means "none buffered yet"); ack(n) sends n OKs.
+  // false (then nullopt also means "none buffered yet"; it polls stdin with a zero timeout
+  // after looking at what is already buffered); ack(n) sends n OKs (throws agent::Error when
+  // called before ready()). All three do nothing on stdout in standalone mode. Use either
+  // next() or these, not both.
   void ready();
   std::optional<std::string> read(bool wait = true);
   void ack(std::size_t n = 1);
@@ -96,10 +110,19 @@ class Session {
   void jq_subs(std::string_view key, std::string_view value);
 
   // Runs SQL through the scheduler (`DB:`) and returns the rows; throws agent::Error with the
-  // scheduler's DBERROR message. Only in scheduler mode.
+  // scheduler's DBERROR message. Only in scheduler mode (else throws). Blocks until the reply
+  // (the heartbeat goes on). Data lines that arrive before DBSTART while the agent has asked
+  // for them (WINDOW > 1, or after ack()) are kept for read(); any other line there, a row
+  // that does not parse or stdin EOF throws agent::Error (a bad row only after reading the
+  // reply to its DBEOF, so the stream stays in step).
   std::vector<protocol::Row> db(std::string_view sql);
 
-  // True once a write to stdout failed (EPIPE): the scheduler is gone.
+  // True once a write to stdout failed (EPIPE): the scheduler is gone. From then on every
+  // message is dropped and next()/read() return nullopt. When the heartbeat thread is the one
+  // that finds out, it also sends the process SIGTERM if SIGTERM still has its default
+  // disposition, so an agent busy in its own code ends promptly (as the scheduler's kill
+  // would have ended it); an agent with its own SIGTERM handler gets no signal and is
+  // expected to look at hangup() or next().
   bool hangup() const;
 
   struct Impl;
