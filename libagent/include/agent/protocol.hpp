@@ -108,6 +108,9 @@ using AgentMessage =
 // Keywords are matched as whole tokens, numbers with range checks; a trailing '\r' is ignored.
 // In the Seed dialect the Fossology-only keywords are Text, and the other way round, except
 // `VERSION:` which is recognised in both (it is how the dialect is detected). Never throws.
+// The keyword is the first token (from byte 0 to a space, tab or the end); numeric arguments
+// may be separated by runs of spaces/tabs; free text (log text, SQL, JQ_SUBS value, versions)
+// is everything after the single space or tab that follows its keyword (or key), verbatim.
 std::optional<AgentMessage> parse_agent_line(std::string_view line, Dialect dialect);
 
 // True when `line` is the first line of a Fossology-dialect agent.
@@ -191,6 +194,7 @@ struct RowParse {
   std::optional<Row> row;  // set on success
   std::string error;       // why it failed, with the byte offset
 };
+// Also accepts runs of spaces between fields and at either end; an empty line is zero fields.
 RowParse parse_row(std::string_view line);
 
 // ---- Line framing ----------------------------------------------------------------------------
