@@ -73,9 +73,9 @@ void debug(fmt::format_string<Args...> f, Args&&... args) {
 }
 
 // The log file of one step (jobqueue row): <log_dir>/jobs/<jq_pk>.log, created with its
-// directories on the first write. Lines as in the main log with the agent type as the name
-// field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. If the file cannot
-// be opened, lines go to the main log instead (one ERROR says why); nothing is lost.
+// directories on the first write. Lines as in the main log (scheduler's pid) with the agent
+// type as the name field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. If the
+// file cannot be opened, lines go to the main log instead (one ERROR says why); nothing is lost.
 class StepLog {
  public:
   StepLog(const std::string& log_dir, long long jq_pk, std::string type);
