@@ -1,0 +1,237 @@
+// Spawning and driving one agent child. Everything between fork and exec happens inside
+// posix_spawn (glibc uses CLONE_VFORK, so exec errors come back as its return value).
+#include "agent_process.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <utility>
+
+extern char** environ;
+
+namespace sched {
+
+ExitStatus ExitStatus::from_wait_status(int status) {
+  ExitStatus s;
+  if (WIFEXITED(status)) {
+    s.code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    s.signal = WTERMSIG(status);
+  }
+  return s;
+}
+
+std::string ExitStatus::describe() const {
+  if (signal != 0) {
+    const char* name = sigabbrev_np(signal);
+    return "signal " + std::to_string(signal) + " (SIG" + (name ? name : "?") + ")";
+  }
+  return "exit code " + std::to_string(code);
+}
+
+namespace {
+
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      throw SpawnError("pipe2: " + std::string(strerror(errno)), errno);
+    r = fds[0];
+    w = fds[1];
+  }
+  ~Pipe() {
+    if (r >= 0) close(r);
+    if (w >= 0) close(w);
+  }
+  int take_r() { return std::exchange(r, -1); }
+  int take_w() { return std::exchange(w, -1); }
+};
+
+void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+// posix_spawn attributes and file actions, released on every path.
+struct SpawnSetup {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnSetup() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+}  // namespace
+
+std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>& argv,
+                                                  const std::string& cwd, Callbacks callbacks) {
+  if (argv.empty()) throw SpawnError("empty command", EINVAL);
+  Pipe in, out, err;
+  SpawnSetup s;
+  // Own process group; default dispositions for what the scheduler ignores or catches.
+  sigset_t defaults, empty;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2})
+    sigaddset(&defaults, sig);
+  posix_spawnattr_setflags(&s.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&s.attr, 0);
+  posix_spawnattr_setsigmask(&s.attr, &empty);
+  posix_spawnattr_setsigdefault(&s.attr, &defaults);
+  posix_spawn_file_actions_adddup2(&s.actions, in.r, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&s.actions, out.w, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&s.actions, err.w, STDERR_FILENO);
+  posix_spawn_file_actions_addclosefrom_np(&s.actions, 3);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&s.actions, cwd.c_str());
+
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  bool search = argv[0].find('/') == std::string::npos;
+  int rc = search ? posix_spawnp(&pid, args[0], &s.actions, &s.attr, args.data(), environ)
+                  : posix_spawn(&pid, args[0], &s.actions, &s.attr, args.data(), environ);
+  if (rc != 0) throw SpawnError("cannot execute '" + argv[0] + "': " + strerror(rc), rc);
+
+  std::unique_ptr<AgentProcess> p(new AgentProcess());
+  p->pid_ = pid;
+  p->in_ = in.take_w();
+  p->out_ = out.take_r();
+  p->err_ = err.take_r();
+  for (int fd : {p->in_, p->out_, p->err_}) set_nonblocking(fd);
+  p->cb_ = std::move(callbacks);
+  p->start_watches();
+  return p;
+}
+
+AgentProcess::~AgentProcess() {
+  if (!exited_ && pid_ > 0) ::kill(-pid_, SIGKILL);
+  for (int fd : {in_, out_, err_})
+    if (fd >= 0) close(fd);
+}
+
+void AgentProcess::start_watches() {
+  out_watch_ =
+      Source::watch_fd(out_, GIOCondition(G_IO_IN | G_IO_HUP | G_IO_ERR),
+                       [this](GIOCondition) { return on_readable(out_, out_lines_, true); });
+  err_watch_ =
+      Source::watch_fd(err_, GIOCondition(G_IO_IN | G_IO_HUP | G_IO_ERR),
+                       [this](GIOCondition) { return on_readable(err_, err_lines_, false); });
+  child_watch_ = Source::child(pid_, [this](int status) { on_child_exit(status); });
+}
+
+// Reads what is available; returns false (ending the watch) at EOF or on error.
+bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout) {
+  char buf[65536];
+  std::vector<agent::protocol::LineSplitter::Line> lines;
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n > 0) {
+    splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
+    auto& sink = is_stdout ? cb_.on_stdout : cb_.on_stderr;
+    for (const auto& line : lines) {
+      if (exited_) break;
+      sink(line.text, line.cut);
+    }
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+  close(fd);  // EOF or error: the child closed its end (or died)
+  fd = -1;
+  return false;
+}
+
+// At exit: deliver whatever is still in the pipe, without waiting for EOF (a grandchild may
+// hold the write end). An unfinished last line is dropped: the writer died mid-line.
+void AgentProcess::drain(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout) {
+  while (fd >= 0) {
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    std::vector<agent::protocol::LineSplitter::Line> lines;
+    splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
+    auto& sink = is_stdout ? cb_.on_stdout : cb_.on_stderr;
+    for (const auto& line : lines) sink(line.text, line.cut);
+  }
+  splitter.clear_partial();
+}
+
+void AgentProcess::on_child_exit(int status) {
+  drain(out_, out_lines_, true);
+  drain(err_, err_lines_, false);
+  exited_ = true;
+  ::kill(-pid_, SIGKILL);  // leftovers of the group (grandchildren) do not survive
+  out_watch_.reset();
+  err_watch_.reset();
+  in_watch_.reset();
+  kill_timer_.reset();
+  for (int* fd : {&in_, &out_, &err_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  auto on_exit = std::move(cb_.on_exit);
+  on_exit(ExitStatus::from_wait_status(status));  // may destroy *this
+}
+
+void AgentProcess::send(std::string_view bytes) {
+  if (in_ < 0 || close_requested_) return;
+  outbuf_.append(bytes);
+  if (!in_watch_.active()) flush_stdin();
+}
+
+// Writes queued bytes; keeps a G_IO_OUT watch while the pipe is full. Returns whether the
+// watch should stay.
+bool AgentProcess::flush_stdin() {
+  while (!outbuf_.empty() && in_ >= 0) {
+    ssize_t n = write(in_, outbuf_.data(), outbuf_.size());
+    if (n > 0) {
+      outbuf_.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!in_watch_.active())
+        in_watch_ = Source::watch_fd(in_, G_IO_OUT, [this](GIOCondition) { return flush_stdin(); });
+      return true;
+    }
+    outbuf_.clear();  // EPIPE: the child closed stdin; its exit will be reported
+  }
+  if (close_requested_ && in_ >= 0) {
+    close(in_);
+    in_ = -1;
+  }
+  if (in_watch_.active()) {
+    // Returning false ends the watch; its Source must not remove it a second time.
+    in_watch_ = Source();
+  }
+  return false;
+}
+
+void AgentProcess::close_stdin() {
+  close_requested_ = true;
+  if (!in_watch_.active()) flush_stdin();
+}
+
+void AgentProcess::signal_group(int sig) {
+  if (!exited_ && pid_ > 0) ::kill(-pid_, sig);
+}
+
+void AgentProcess::terminate(std::chrono::milliseconds grace) {
+  if (exited_ || terminating_) return;
+  terminating_ = true;
+  signal_group(SIGCONT);  // a stopped (paused) agent must be able to act on SIGTERM
+  signal_group(SIGTERM);
+  kill_timer_ = Source::timer(grace, [this] { signal_group(SIGKILL); });
+}
+
+}  // namespace sched

@@ -1,0 +1,92 @@
+// AgentProcess: the one owner of an agent's child process. It is spawned with posix_spawn in a
+// process group of its own, with close-on-exec pipes for stdin, stdout and stderr whose parent
+// ends are non-blocking fds watched by the main loop; output is split into bounded lines and
+// the child is reaped by exactly one child watch. Invariant: after on_exit has been called the
+// process group has been sent SIGKILL (nothing an agent leaves behind survives) and no other
+// callback follows.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/protocol.hpp"
+#include "event_loop.hpp"
+
+namespace sched {
+
+// How a child ended: an exit code or a signal.
+struct ExitStatus {
+  int code = -1;   // exit code, or -1 when killed by a signal
+  int signal = 0;  // the signal that killed it, or 0
+  static ExitStatus from_wait_status(int status);
+  bool clean() const { return signal == 0 && code == 0; }
+  std::string describe() const;  // "exit code 3" / "signal 9 (Killed)"
+};
+
+class SpawnError : public std::runtime_error {
+ public:
+  SpawnError(const std::string& what, int err) : std::runtime_error(what), errno_(err) {}
+  int error_number() const { return errno_; }
+
+ private:
+  int errno_;
+};
+
+class AgentProcess {
+ public:
+  struct Callbacks {
+    std::function<void(std::string_view line, bool cut)> on_stdout;
+    std::function<void(std::string_view line, bool cut)> on_stderr;
+    std::function<void(ExitStatus)> on_exit;  // may destroy the AgentProcess
+  };
+
+  // Starts argv with `cwd` as working directory. argv[0] is a path, or a name looked up in
+  // PATH when it has no '/'. Throws SpawnError (with errno) when it cannot be executed.
+  static std::unique_ptr<AgentProcess> spawn(const std::vector<std::string>& argv,
+                                             const std::string& cwd, Callbacks callbacks);
+  ~AgentProcess();  // SIGKILLs the group if the child still runs
+  AgentProcess(const AgentProcess&) = delete;
+  AgentProcess& operator=(const AgentProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return !exited_; }
+
+  // Queues bytes for the child's stdin; written as the pipe accepts them. Dropped once the
+  // child has closed its end (its death follows and is reported by on_exit).
+  void send(std::string_view bytes);
+  // Closes stdin once the queued bytes are written (end of data for seed agents).
+  void close_stdin();
+  bool stdin_closed() const { return close_requested_; }
+
+  void signal_group(int sig);
+  // SIGTERM to the group now and SIGKILL after `grace` unless it has exited. Idempotent.
+  void terminate(std::chrono::milliseconds grace);
+  void kill_now() { signal_group(SIGKILL); }
+
+ private:
+  AgentProcess() = default;
+  void start_watches();
+  bool on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout);
+  void drain(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout);
+  bool flush_stdin();
+  void on_child_exit(int status);
+
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1, err_ = -1;
+  bool exited_ = false;
+  bool close_requested_ = false;
+  bool terminating_ = false;
+  std::string outbuf_;
+  agent::protocol::LineSplitter out_lines_, err_lines_;
+  Callbacks cb_;
+  Source out_watch_, err_watch_, in_watch_, child_watch_, kill_timer_;
+};
+
+}  // namespace sched

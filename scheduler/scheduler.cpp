@@ -1,0 +1,534 @@
+// The dispatcher: taking ready steps, starting agents within the limits, ending steps.
+#include "scheduler.hpp"
+
+#include <algorithm>
+
+#include "launch.hpp"
+#include "queue_sql.hpp"
+
+namespace sched {
+
+namespace {
+constexpr std::chrono::milliseconds kItemsFlush{1000};
+std::string str(long long v) {
+  return std::to_string(v);
+}
+}  // namespace
+
+std::string_view job_state_name(JobState state) {
+  switch (state) {
+    case JobState::Queued:
+      return "JOB_CHECKEDOUT";
+    case JobState::Started:
+      return "JOB_STARTED";
+    case JobState::Paused:
+      return "JOB_PAUSED";
+    case JobState::Completed:
+      return "JOB_COMPLETE";
+    case JobState::Failed:
+      return "JOB_FAILED";
+  }
+  return "JOB_UNKNOWN";
+}
+
+Scheduler::Scheduler(std::shared_ptr<const Config> config, Database& db)
+    : config_(std::move(config)), db_(db), items_flush_([this] { flush_items(); }) {}
+
+Scheduler::~Scheduler() {
+  for (auto& a : agents_) a->kill_now("scheduler exiting");
+}
+
+void Scheduler::start() {
+  db_.listen(sql::kChannel, [this](const std::string&) { request_poll(); });
+  request_poll();
+}
+
+Job* Scheduler::find(long long jq_pk) {
+  auto it = jobs_.find(jq_pk);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+std::string Scheduler::pks_in_memory() const {
+  std::string out = "{";
+  for (const auto& [pk, job] : jobs_) out += (out.size() > 1 ? "," : "") + str(pk);
+  return out + "}";
+}
+
+// ---- Picking work ---------------------------------------------------------------------------
+
+void Scheduler::request_poll() {
+  if (closing_) return;
+  if (poll_running_) {
+    poll_again_ = true;
+    return;
+  }
+  poll_now();
+}
+
+void Scheduler::poll_now() {
+  poll_running_ = true;
+  poll_again_ = false;
+  poll_timer_ = Source::timer(config_->poll_interval, [this] { request_poll(); });
+  db_.query(sql::kFailDependents, {pks_in_memory()}, [](const QueryResult& r) {
+    if (!r.ok())
+      log::error("cannot fail the dependents of failed steps: {}", r.error());
+    else if (r.affected() > 0)
+      log::note("{} step(s) failed: dependency failed", r.affected());
+  });
+  int limit = 0;
+  for (const auto& h : config_->hosts) limit += h.max;
+  db_.query(sql::kReadySteps, {pks_in_memory(), str(std::max(limit, 1) * 4 + 16)},
+            [this](const QueryResult& r) { on_ready_steps(r); });
+}
+
+void Scheduler::on_ready_steps(const QueryResult& r) {
+  poll_running_ = false;
+  if (!r.ok()) {
+    log::error("cannot read the job queue: {}", r.error());
+  } else if (!closing_) {
+    for (int i = 0; i < r.rows(); ++i) {
+      StepRow row;
+      row.jq_pk = r.get_long(i, 0);
+      if (jobs_.count(row.jq_pk)) continue;
+      row.job_pk = r.get_long(i, 1);
+      row.type = r.get(i, 2);
+      auto opt = [&](int c) -> std::optional<std::string> {
+        if (r.is_null(i, c)) return std::nullopt;
+        return r.get(i, c);
+      };
+      row.args = opt(3);
+      row.runonpfile = opt(4);
+      row.host = opt(5);
+      row.cmd_args = opt(6);
+      row.user = r.get_long(i, 7);
+      row.group = r.get_long(i, 8);
+      row.priority = static_cast<int>(r.get_long(i, 9));
+      auto source = make_source(row);
+      log::StepLog step_log(config_->log_dir, row.jq_pk, row.type);
+      log::note("JOB[{}] taken from the queue: type '{}', priority {}", row.jq_pk, row.type,
+                row.priority);
+      long long pk = row.jq_pk;
+      jobs_.emplace(pk,
+                    std::make_unique<Job>(std::move(row), std::move(source), std::move(step_log)));
+    }
+  }
+  if (poll_again_) request_poll();
+  request_dispatch();
+}
+
+// The data of a step: its jq_args line (SPEC §5.1), or the rows of its query (§5.2).
+std::unique_ptr<DataSource> Scheduler::make_source(const StepRow& row) {
+  return std::make_unique<PlainSource>(row.args.value_or(""));
+}
+
+void Scheduler::request_dispatch() {
+  if (dispatch_idle_.active()) return;
+  dispatch_idle_ = Source::timer(std::chrono::milliseconds(0), [this] { dispatch(); });
+}
+
+int Scheduler::running_on(const std::string& host) const {
+  return static_cast<int>(std::count_if(agents_.begin(), agents_.end(), [&](const auto& a) {
+    return a->holds_slot() && a->host().name == host;
+  }));
+}
+
+int Scheduler::running_of(const std::string& type) const {
+  return static_cast<int>(std::count_if(agents_.begin(), agents_.end(), [&](const auto& a) {
+    return a->holds_slot() && a->type().name == type;
+  }));
+}
+
+// Items the job's agents on `host` (any host for an unrouted source) can still take without
+// a new agent: a starting agent counts for one.
+std::size_t Scheduler::waiting_capacity(const Job& job, const std::string& host) const {
+  std::size_t n = 0;
+  bool routed = job.data->routed();
+  for (const auto& a : agents_) {
+    if (a->jq_pk() != job.row.jq_pk || (routed && a->host().name != host)) continue;
+    if (a->state() == AgentState::Spawned) n += 1;
+    if (a->idle()) n += 1;
+  }
+  return n;
+}
+
+void Scheduler::dispatch() {
+  dispatch_idle_.reset();
+  if (closing_) return;
+  // An exclusive step that runs keeps everything else waiting.
+  for (const auto& [pk, job] : jobs_) {
+    const AgentType* t = config_->agent(job->row.type);
+    if (t && t->has(kExclusive) && job->agents > 0) return;
+  }
+  std::vector<Job*> order;
+  for (auto& [pk, job] : jobs_)
+    if (job->active() && !job->ending) order.push_back(job.get());
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Job* a, const Job* b) { return a->row.priority > b->row.priority; });
+  bool stop = false;
+  for (Job* job : order) {
+    long long pk = job->row.jq_pk;
+    dispatch_job(*job, stop);
+    settle(pk);
+    if (stop) break;
+  }
+}
+
+// Starts the agents one step needs now. Sets `stop` when nothing after it may start.
+bool Scheduler::dispatch_job(Job& job, bool& stop) {
+  const AgentType* type = config_->agent(job.row.type);
+  if (!type) {
+    end_job(job, false,
+            fmt::format("no agent type '{}' (no valid {}/agents/{}.conf)", job.row.type,
+                        config_->conf_dir, job.row.type));
+    return false;
+  }
+  if (auto bad = invalid_.find(type->name); bad != invalid_.end()) {
+    end_job(job, false, fmt::format("agent type '{}' is invalid: {}", type->name, bad->second));
+    return false;
+  }
+  if (job.row.host && !config_->host(*job.row.host)) {
+    end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));
+    return false;
+  }
+  if (type->has(kExclusive)) {
+    stop = true;  // nothing after an exclusive step starts while it waits or runs
+    if (job.agents > 0 || !agents_.empty()) return false;
+  }
+  bool started = false;
+  std::size_t n = config_->hosts.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const HostConfig& host = config_->hosts[(rr_ + k) % n];
+    if (type->has(kLocal) && !host.local()) continue;
+    if (job.row.host && *job.row.host != host.name) continue;
+    while (type->max < 0 || running_of(type->name) < type->max) {
+      if (running_on(host.name) >= host.max) break;
+      if (job.data->available(host.name) <= waiting_capacity(job, host.name)) break;
+      if (!start_agent(job, *type, host)) return started;
+      started = true;
+      if (type->has(kExclusive)) break;
+    }
+  }
+  if (started) rr_ = (rr_ + 1) % std::max<std::size_t>(n, 1);
+  return started;
+}
+
+bool Scheduler::start_agent(Job& job, const AgentType& type, const HostConfig& host) {
+  AgentSpec spec;
+  spec.config = config_;
+  spec.type = &type;
+  spec.host = &host;
+  spec.jq_pk = job.row.jq_pk;
+  try {
+    Launch launch =
+        launch_for(*config_, type, host,
+                   {job.row.job_pk, job.row.jq_pk, job.row.user, job.row.group, job.row.cmd_args});
+    spec.argv = std::move(launch.argv);
+    spec.cwd = std::move(launch.cwd);
+  } catch (const std::invalid_argument& e) {
+    end_job(job, false, e.what());
+    return false;
+  }
+  auto agent = std::make_unique<Agent>(std::move(spec), job.data.get(), *this, &job.log);
+  try {
+    agent->start();
+  } catch (const SpawnError& e) {
+    log::error("JOB[{}]: {} on host '{}'", job.row.jq_pk, e.what(), host.name);
+    end_job(job, false, e.what());
+    return false;
+  }
+  job.agents++;
+  job.log.write(log::Level::kNote, fmt::format("agent started: {}", agent->tag()));
+  log::note("{}: started", agent->tag());
+  agents_.push_back(std::move(agent));
+  return true;
+}
+
+// ---- Agent events ---------------------------------------------------------------------------
+
+void Scheduler::on_agent_running(Agent& agent) {
+  Job* job = find(agent.jq_pk());
+  if (!job) return;
+  if (job->state == JobState::Queued) {
+    job->state = JobState::Started;
+    job->log.write(log::Level::kNote, "Started");
+    db_.query(sql::kStartStep,
+              {str(job->row.jq_pk), agent.host().name + "." + std::to_string(agent.pid()),
+               job->log.path()},
+              [pk = job->row.jq_pk](const QueryResult& r) {
+                if (!r.ok()) log::error("JOB[{}]: cannot record its start: {}", pk, r.error());
+              });
+  }
+}
+
+void Scheduler::on_agent_items(Agent& agent, std::uint64_t delta) {
+  Job* job = find(agent.jq_pk());
+  if (!job) return;
+  job->items += delta;
+  if (!items_flush_.armed()) items_flush_.arm(Clock::now() + kItemsFlush);
+}
+
+void Scheduler::flush_items() {
+  for (auto& [pk, job] : jobs_) {
+    if (job->items == job->items_written || job->ending) continue;
+    job->items_written = job->items;
+    db_.query(sql::kItems, {str(pk), std::to_string(job->items)});
+  }
+}
+
+void Scheduler::on_agent_db(Agent& agent, const std::string& statement) {
+  if (!agent.type().allow_db) {
+    agent.reply_db({}, "not permitted");
+    return;
+  }
+  pid_t pid = agent.pid();
+  db_.query(statement, {}, [this, pid](const QueryResult& r) {
+    auto it = std::find_if(agents_.begin(), agents_.end(),
+                           [pid](const auto& a) { return a->pid() == pid; });
+    if (it == agents_.end()) return;  // it died meanwhile
+    if (!r.ok()) {
+      (*it)->reply_db({}, r.error());
+      return;
+    }
+    std::vector<std::string> lines;
+    for (int i = 0; i < r.rows(); ++i) {
+      agent::protocol::Row row;
+      for (int c = 0; c < r.columns(); ++c) {
+        agent::protocol::Field f{r.column_name(c), std::nullopt};
+        if (!r.is_null(i, c)) f.value = r.get(i, c);
+        row.fields.push_back(std::move(f));
+      }
+      lines.push_back(agent::protocol::format_row(row));
+    }
+    (*it)->reply_db(lines, "");
+  });
+}
+
+void Scheduler::on_agent_subs(Agent& agent, const std::string& key, const std::string& value) {
+  Job* job = find(agent.jq_pk());
+  if (!job) return;
+  constexpr std::size_t kMaxSubs = 64;
+  for (auto& [k, v] : job->subs) {
+    if (k == key) {
+      v = value;
+      return;
+    }
+  }
+  if (job->subs.size() >= kMaxSubs) {
+    job->log.write(log::Level::kWarning, "JQ_SUBS ignored: more than 64 substitutions");
+    return;
+  }
+  job->subs.emplace_back(key, value);
+}
+
+void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
+  long long pk = agent.jq_pk();
+  std::string tag = agent.tag();
+  auto it = std::find_if(agents_.begin(), agents_.end(),
+                         [&](const auto& a) { return a.get() == &agent; });
+  Job* job = find(pk);
+  if (outcome.success)
+    log::note("{}: exited cleanly", tag);
+  else
+    log::warning("{}: failed: {}", tag, outcome.reason);
+  if (job) {
+    job->agents--;
+    if (!outcome.success && !job->ending) {
+      if (outcome.fatal) {
+        end_job(*job, false, outcome.reason);
+      } else if (++job->failures >= config_->max_failures) {
+        end_job(*job, false,
+                fmt::format("{} (agents failed {} times)", outcome.reason, job->failures));
+      } else if (job->agents == 0 && job->data->finished()) {
+        job->data->rewind();
+      }
+    }
+  }
+  if (it != agents_.end()) agents_.erase(it);  // destroys `agent`
+  if (job) maybe_complete(*job);
+  settle(pk);
+  request_dispatch();
+  check_shutdown();
+}
+
+// ---- Ending steps ---------------------------------------------------------------------------
+
+void Scheduler::maybe_complete(Job& job) {
+  if (job.ending || job.agents > 0 || !job.data->finished()) return;
+  if (job.state != JobState::Started) return;
+  end_job(job, true, "Completed");
+}
+
+void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
+  if (job.ending) return;
+  job.ending = true;
+  job.state = ok ? JobState::Completed : JobState::Failed;
+  long long pk = job.row.jq_pk;
+  job.log.write(ok ? log::Level::kNote : log::Level::kError,
+                ok ? "Completed" : "Failed: " + message);
+  if (ok)
+    log::note("JOB[{}] completed", pk);
+  else
+    log::error("JOB[{}] failed: {}", pk, message);
+  auto report = [pk](const QueryResult& r) {
+    if (!r.ok()) log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
+  };
+  if (ok) {
+    db_.query(sql::kCompleteStep, {str(pk), std::to_string(job.items)}, report);
+  } else {
+    db_.query(sql::kFailStep, {str(pk), std::to_string(job.items), message}, report);
+    for (auto& a : agents_)
+      if (a->jq_pk() == pk) a->kill("step failed: " + message);
+  }
+  if (!ok) request_poll();  // fails its dependents
+  request_dispatch();
+}
+
+// Forgets a step once its end is decided and its last agent is gone. Called where no
+// reference to the Job is held any more.
+void Scheduler::settle(long long jq_pk) {
+  Job* job = find(jq_pk);
+  if (job && job->ending && job->agents == 0) forget_job(jq_pk);
+}
+
+void Scheduler::forget_job(long long jq_pk) {
+  jobs_.erase(jq_pk);
+  request_poll();  // dependents may be ready now
+  check_shutdown();
+}
+
+// ---- Shutdown and reload --------------------------------------------------------------------
+
+void Scheduler::shutdown(bool force, std::function<void()> on_done) {
+  closing_ = true;
+  on_done_ = std::move(on_done);
+  poll_timer_.reset();
+  // Steps not started stay in the queue for the next scheduler.
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->agents == 0 && !it->second->ending)
+      it = jobs_.erase(it);
+    else
+      ++it;
+  }
+  if (force) {
+    std::vector<long long> pks;
+    for (auto& [pk, job] : jobs_) {
+      if (!job->ending) end_job(*job, false, "killed: scheduler stopped with QUIT");
+      pks.push_back(pk);
+    }
+    for (auto& a : agents_) a->kill_now("scheduler stopped with QUIT");
+    for (long long pk : pks) settle(pk);
+  }
+  check_shutdown();
+}
+
+void Scheduler::check_shutdown() {
+  if (!closing_ || !agents_.empty() || !on_done_) return;
+  flush_items();
+  auto done = std::move(on_done_);
+  on_done_ = nullptr;
+  // Every write queued so far is answered before `done` runs (the queue is FIFO).
+  db_.query("SELECT 1", {}, [done](const QueryResult&) { done(); });
+}
+
+void Scheduler::reload(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  invalid_.clear();
+  rr_ = 0;
+  request_poll();
+}
+
+// ---- Control --------------------------------------------------------------------------------
+
+bool Scheduler::pause(long long jq_pk, std::string& error) {
+  Job* job = find(jq_pk);
+  if (job && !job->active()) {
+    error = fmt::format("step {} is {}", jq_pk, job_state_name(job->state));
+    return false;
+  }
+  if (job) {
+    job->before_pause = job->state;
+    job->state = JobState::Paused;
+    for (auto& a : agents_)
+      if (a->jq_pk() == jq_pk) a->pause();
+    job->log.write(log::Level::kNote, "Paused");
+  }
+  db_.query(sql::kPauseStep, {str(jq_pk)});
+  return true;
+}
+
+bool Scheduler::restart(long long jq_pk, std::string& error) {
+  Job* job = find(jq_pk);
+  if (job && job->state != JobState::Paused) {
+    error = fmt::format("step {} is not paused ({})", jq_pk, job_state_name(job->state));
+    return false;
+  }
+  if (job) {
+    job->state = job->before_pause;
+    for (auto& a : agents_)
+      if (a->jq_pk() == jq_pk) a->resume();
+    job->log.write(log::Level::kNote, "Restarted");
+  }
+  db_.query(sql::kRestartStep, {str(jq_pk), job ? "false" : "true"});
+  request_dispatch();
+  return true;
+}
+
+bool Scheduler::kill(long long jq_pk, const std::string& message, std::string& error) {
+  std::string text = "killed: " + message;
+  if (Job* job = find(jq_pk)) {
+    if (job->ending) {
+      error = fmt::format("step {} is already ending", jq_pk);
+      return false;
+    }
+    end_job(*job, false, text);
+    settle(jq_pk);
+    return true;
+  }
+  db_.query(sql::kFailStep, {str(jq_pk), "0", text}, [this, jq_pk](const QueryResult& r) {
+    if (!r.ok()) log::error("JOB[{}]: cannot record the kill: {}", jq_pk, r.error());
+    request_poll();
+  });
+  return true;
+}
+
+bool Scheduler::set_priority(long long jq_pk, int priority, std::string& error) {
+  (void)error;
+  if (Job* job = find(jq_pk)) job->row.priority = priority;
+  db_.query(sql::kPriority, {str(jq_pk), std::to_string(priority)});
+  request_dispatch();
+  return true;
+}
+
+bool Scheduler::set_verbose(long long jq_pk, int level, std::string& error) {
+  if (!find(jq_pk)) {
+    error = fmt::format("invalid job id = {}", jq_pk);
+    return false;
+  }
+  for (auto& a : agents_)
+    if (a->jq_pk() == jq_pk) a->set_verbose(level);
+  return true;
+}
+
+std::vector<JobView> Scheduler::jobs() const {
+  std::vector<JobView> out;
+  for (const auto& [pk, job] : jobs_)
+    out.push_back({pk, job->row.type, std::string(job_state_name(job->state)), job->row.priority,
+                   job->agents, job->failures, job->items});
+  return out;
+}
+
+std::vector<AgentView> Scheduler::agents() const {
+  std::vector<AgentView> out;
+  for (const auto& a : agents_)
+    out.push_back({a->pid(), a->jq_pk(), a->host().name, a->type().name,
+                   std::string(state_name(a->state())), a->last_seen_wall()});
+  return out;
+}
+
+std::map<std::string, int> Scheduler::host_load() const {
+  std::map<std::string, int> load;
+  for (const auto& h : config_->hosts) load[h.name] = running_on(h.name);
+  return load;
+}
+
+}  // namespace sched
