@@ -1,0 +1,93 @@
+// SchedulerHarness: a real scheduler process against a fresh database of the fixture cluster,
+// with a conf dir written for the test. Tests queue steps with SQL and assert on jobqueue.
+#pragma once
+
+#include <csignal>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace test {
+
+struct AgentConf {
+  std::string name;             // agents/<name>.conf
+  std::string command;          // `command =` (first word: binary under <agentdir>/<name>/)
+  int max = -1;
+  std::string special;          // e.g. "EXCLUSIVE" or "NOKILL;LOCAL"
+  bool allow_db = false;
+  std::string extra;            // more `key = value` lines for [default]
+};
+
+struct HostConf {
+  std::string name = "localhost";
+  std::string address = "localhost";
+  std::string agentdir;  // default: <build>/tests/agents
+  int max = 8;
+};
+
+struct SchedulerSettings {
+  double startup_timeout = 5, heartbeat_timeout = 10, kill_grace = 1, poll_interval = 30;
+  int max_failures = 3;
+  std::vector<HostConf> hosts{HostConf{}};
+  std::vector<std::string> repository;  // lines for [repository], e.g. "localhost = 00 ff"
+  std::vector<AgentConf> agents;        // default: none (add fake_agent variants)
+  std::string ssh_command;              // "" = the default
+  std::string extra_scheduler;          // more lines for [scheduler]
+};
+
+// A conf for fake_agent with `args` appended to its command (see tests/agents/fake_agent.cpp).
+AgentConf fake_agent(const std::string& name, const std::string& args = "", int max = -1,
+                     const std::string& special = "");
+
+class SchedulerHarness {
+ public:
+  explicit SchedulerHarness(SchedulerSettings settings = {});
+  ~SchedulerHarness();  // stops the scheduler (SIGKILL if needed)
+
+  TempDatabase& db() { return db_; }
+  const std::string& conf_dir() const { return conf_.path(); }
+  const std::string& log_path() const { return log_path_; }
+  std::string log() const;  // the scheduler's main log so far
+  void write_conf();        // (re)writes scheduler.conf and agents/*.conf from settings()
+  SchedulerSettings& settings() { return settings_; }
+
+  // Starts `scheduler -c <conf> --db <conninfo> -L <log> -v 2 <extra>`.
+  Child& start(std::vector<std::string> extra = {});
+  Child* process() { return scheduler_.get(); }
+  void stop(int sig = SIGTERM, std::chrono::milliseconds timeout = 30s);  // signal, wait
+  // Runs the scheduler binary to completion with these arguments (for -t, --init-db...).
+  RunResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s);
+
+  struct Step {
+    std::string type;
+    std::string args;
+    int priority = 0;
+    std::vector<long long> depends;
+    std::optional<std::string> runonpfile, host, cmd_args;
+  };
+  long long queue(const Step& step);  // a new job with one step; returns its jq_pk
+  long long queue(const std::string& type, const std::string& args) {
+    return queue(Step{type, args});
+  }
+
+  // Waits until the step has ended (jq_endtime set); false on timeout.
+  bool wait_ended(long long jq_pk, std::chrono::milliseconds timeout = 60s);
+  bool wait_started(long long jq_pk, std::chrono::milliseconds timeout = 60s);
+  std::string endtext(long long jq_pk);
+  int end_bits(long long jq_pk);
+  long long items(long long jq_pk);
+  std::string column(long long jq_pk, const std::string& column);  // "" for NULL
+
+ private:
+  SchedulerSettings settings_;
+  TempDatabase db_;
+  TempDir conf_;
+  std::string log_path_;
+  std::unique_ptr<Child> scheduler_;
+};
+
+}  // namespace test
