@@ -59,6 +59,11 @@ class SchedulerHarness {
   Child& start(std::vector<std::string> extra = {});
   Child* process() { return scheduler_.get(); }
   void stop(int sig = SIGTERM, std::chrono::milliseconds timeout = 30s);  // signal, wait
+  // Sends one control command (SPEC §7) over the scheduler's Unix socket
+  // (<conf_dir>/scheduler.sock, written into scheduler.conf) and returns the reply lines up to
+  // and including `end` or `CLOSE` (or until the connection closes / timeout).
+  std::vector<std::string> control(const std::string& command,
+                                    std::chrono::milliseconds timeout = 10s);
   // Runs the scheduler binary to completion with these arguments (for -t, --init-db...).
   RunResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s);
 
