@@ -11,10 +11,21 @@ bool table_exists(Database& db, const std::string& quoted_name) {
   return !db.exec("SELECT to_regclass($1)", {quoted_name}).is_null(0, 0);
 }
 
+// After waiting for the lock, the catalog caches of this backend may not have seen the
+// creator's commit yet (an advisory lock does not process invalidations), so to_regclass()
+// could miss the table: pg_class is read as a table instead, with a fresh snapshot.
+bool table_committed(Database& db, const std::string& table) {
+  return db.exec(
+               "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = $1 "
+               "AND relnamespace = current_schema()::regnamespace)",
+               {table})
+             .get(0, 0) == "t";
+}
+
 void create_locked(Database& db, const std::string& table) {
   const std::string quoted = db.quote_identifier(table);
   db.exec("SELECT pg_advisory_xact_lock(hashtext($1))", {"jobline_ars:" + table});
-  if (table_exists(db, quoted)) return;
+  if (table_committed(db, table)) return;
   db.exec("CREATE TABLE " + quoted +
           " (PRIMARY KEY (ars_pk),"
           " FOREIGN KEY (agent_fk) REFERENCES agent (agent_pk),"

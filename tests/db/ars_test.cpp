@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -61,20 +60,20 @@ TEST(Ars, StartFinishAndDone) {
 TEST(Ars, ConcurrentCreationOfTheSameTable) {
   test::TempDatabase tdb;
   jobline::schema::install(tdb.conninfo());
-  std::atomic<int> failures{0};
+  std::vector<std::string> errors(8);
   std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&] {
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    threads.emplace_back([&, i] {
       try {
         agent::Database db(tdb.conninfo());
         agent::ars_ensure_table(db, "race");
-      } catch (const std::exception&) {
-        ++failures;
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
       }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  for (const auto& e : errors) EXPECT_EQ(e, "");
   EXPECT_EQ(tdb.query("SELECT count(*) FROM pg_tables WHERE tablename = 'race_ars'"), "1");
 }
 
