@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "database.hpp"
+#include "interface.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "pidfile.hpp"
@@ -115,6 +116,20 @@ int serve(Daemon& d, Database& db) {
     scheduler.shutdown(true, quit);
   });
   db.on_broken([](const std::string& why) { log::error("database connection lost: {}", why); });
+  InterfaceActions actions{[] { raise(SIGHUP); }, graceful,
+                           [&] {
+                             log::warning("die: killing every agent");
+                             scheduler.shutdown(true, quit);
+                           },
+                           d.options.daemon};
+  Interface control(scheduler, actions);
+  try {
+    control.listen(d.config->listen, d.config->port, d.config->socket);
+  } catch (const std::exception& e) {
+    log::fatal("{}", e.what());
+    g_main_loop_unref(loop);
+    return kRunning;
+  }
   scheduler.start();
   log::note("scheduler started, pid {}, conf {}", getpid(), d.config->conf_dir);
   g_main_loop_run(loop);

@@ -525,6 +525,13 @@ std::vector<AgentView> Scheduler::agents() const {
   return out;
 }
 
+std::vector<std::string> Scheduler::valid_agent_types() const {
+  std::vector<std::string> out;
+  for (const auto& [name, type] : config_->agents)
+    if (!invalid_.count(name)) out.push_back(name);
+  return out;
+}
+
 std::map<std::string, int> Scheduler::host_load() const {
   std::map<std::string, int> load;
   for (const auto& h : config_->hosts) load[h.name] = running_on(h.name);

@@ -71,7 +71,8 @@ class Scheduler final : public AgentListener {
 
   std::vector<JobView> jobs() const;
   std::vector<AgentView> agents() const;
-  std::map<std::string, int> host_load() const;  // running agents per host
+  std::map<std::string, int> host_load() const;
+  std::vector<std::string> valid_agent_types() const;  // running agents per host
   const Config& config() const { return *config_; }
 
   // AgentListener
