@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
     std::cout << version_text() << "\n";
     return kOk;
   }
+  if (d.options.init_db && d.options.db) return init_db(*d.options.db);  // needs no conf dir
   try {
     d.config = std::make_shared<const Config>(load_config(d.options.config_dir));
     const std::string& target = d.options.log ? *d.options.log : d.config->log;
