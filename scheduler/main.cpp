@@ -46,29 +46,29 @@ int init_db(const std::string& conninfo) {
   }
 }
 
+// The agent types whose self-test failed, with the reason their steps will fail with.
+std::map<std::string, std::string> invalid_types(const std::vector<SelfTestResult>& results) {
+  std::map<std::string, std::string> invalid;
+  for (const auto& r : results)
+    if (!r.passed) invalid[r.type] = "self-test failed on " + r.host + ": " + r.reason;
+  return invalid;
+}
+
 // Runs every self-test on a loop of its own; prints one line per (type, host).
-bool run_self_test(const std::shared_ptr<const Config>& config,
-                   std::map<std::string, std::string>* invalid) {
+bool run_self_test(const std::shared_ptr<const Config>& config) {
   GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
   std::vector<SelfTestResult> results;
+  bool done = false;
   SelfTest test(config);
   test.run([&](std::vector<SelfTestResult> r) {
     results = std::move(r);
+    done = true;
     g_main_loop_quit(loop);
   });
-  if (!results.empty() || !config->agents.empty()) {
-    if (results.empty()) g_main_loop_run(loop);
-  }
+  if (!done) g_main_loop_run(loop);
   g_main_loop_unref(loop);
-  bool all = true;
-  for (const auto& r : results) {
-    std::cout << r.line() << std::endl;
-    if (!r.passed) {
-      all = false;
-      if (invalid) (*invalid)[r.type] = "self-test failed on " + r.host + ": " + r.reason;
-    }
-  }
-  return all;
+  for (const auto& r : results) std::cout << r.line() << std::endl;
+  return invalid_types(results).empty();
 }
 
 // SIGQUIT is not among GLib's unix signals: it arrives through a signalfd.
@@ -90,61 +90,98 @@ struct Daemon {
   Options options;
 };
 
-int serve(Daemon& d, Database& db) {
-  GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
-  Scheduler scheduler(d.config, db);
-  auto quit = [loop] { g_main_loop_quit(loop); };
-  auto graceful = [&] {
-    log::note("graceful stop: no new agents; waiting for {} running", scheduler.agents().size());
-    scheduler.shutdown(false, quit);
-  };
-  Source term = Source::unix_signal(SIGTERM, graceful);
-  Source intr = Source::unix_signal(SIGINT, graceful);
-  Source hup = Source::unix_signal(SIGHUP, [&] {
+// The configuration with the command line's overrides applied.
+std::shared_ptr<const Config> configured(Config config, const Options& options) {
+  if (options.port) config.port = *options.port;
+  return std::make_shared<const Config>(std::move(config));
+}
+
+// The running daemon: the loop, the scheduler, its signals and its control interface.
+class Service {
+ public:
+  Service(Daemon& d, Database& db) : d_(d), db_(db), scheduler_(d.config, db) {}
+  ~Service() { g_main_loop_unref(loop_); }
+
+  int run() {
+    auto graceful = [this] { stop(false); };
+    Source term = Source::unix_signal(SIGTERM, graceful);
+    Source intr = Source::unix_signal(SIGINT, graceful);
+    Source hup = Source::unix_signal(SIGHUP, [this] { reload(); });
+    Source quit = watch_sigquit([this] { stop(true); });
+    db_.on_broken([](const std::string& why) { log::error("database connection lost: {}", why); });
+    Interface control(scheduler_,
+                      {[this] { reload(); }, graceful, [this] { stop(true); }, d_.options.daemon});
+    try {
+      control.listen(d_.config->listen, d_.config->port, d_.config->socket);
+    } catch (const std::exception& e) {
+      log::fatal("{}", e.what());
+      return kRunning;
+    }
+    scheduler_.start();
+    log::note("scheduler started, pid {}, conf {}", getpid(), d_.config->conf_dir);
+    g_main_loop_run(loop_);
+    log::note("scheduler stopped");
+    return kOk;
+  }
+
+ private:
+  void stop(bool force) {
+    if (force)
+      log::warning("QUIT: killing every agent");
+    else
+      log::note("graceful stop: nothing new starts; waiting for running agents");
+    scheduler_.shutdown(force, [this] { g_main_loop_quit(loop_); });
+  }
+
+  // HUP: a new configuration (a bad one is logged and the old one kept), the log reopened.
+  void reload() {
     log::reopen();
     try {
-      d.config = std::make_shared<const Config>(load_config(d.config->conf_dir));
-      for (const auto& w : d.config->warnings) log::warning("{}", w);
-      scheduler.reload(d.config);
-      log::note("configuration reloaded from {}", d.config->conf_dir);
+      d_.config = configured(load_config(d_.config->conf_dir), d_.options);
     } catch (const ConfigError& e) {
       log::error("reload failed, keeping the old configuration: {}", e.what());
+      return;
     }
-  });
-  Source quit_src = watch_sigquit([&] {
-    log::warning("QUIT: killing every agent");
-    scheduler.shutdown(true, quit);
-  });
-  db.on_broken([](const std::string& why) { log::error("database connection lost: {}", why); });
-  InterfaceActions actions{[] { raise(SIGHUP); }, graceful,
-                           [&] {
-                             log::warning("die: killing every agent");
-                             scheduler.shutdown(true, quit);
-                           },
-                           d.options.daemon};
-  Interface control(scheduler, actions);
-  try {
-    control.listen(d.config->listen, d.config->port, d.config->socket);
-  } catch (const std::exception& e) {
-    log::fatal("{}", e.what());
-    g_main_loop_unref(loop);
-    return kRunning;
+    for (const auto& w : d_.config->warnings) log::warning("{}", w);
+    scheduler_.reload(d_.config);
+    log::note("configuration reloaded from {}", d_.config->conf_dir);
+    if (d_.options.test_then_run) retest();
   }
-  scheduler.start();
-  log::note("scheduler started, pid {}, conf {}", getpid(), d.config->conf_dir);
-  g_main_loop_run(loop);
-  g_main_loop_unref(loop);
-  log::note("scheduler stopped");
-  return kOk;
-}
+
+  // -T: the new configuration is tested; types that fail are invalid until the next reload.
+  void retest() {
+    if (retest_) {
+      log::warning("reload: the previous self-test is still running; not testing again");
+      return;
+    }
+    retest_ = std::make_unique<SelfTest>(d_.config);
+    retest_->run([this](std::vector<SelfTestResult> results) {
+      for (const auto& r : results) {
+        if (r.passed)
+          log::note("self-test: {}", r.line());
+        else
+          log::error("self-test: {}", r.line());
+      }
+      scheduler_.set_invalid(invalid_types(results));
+      // Not destroyed from inside its own callback.
+      retest_done_ = Source::timer(std::chrono::milliseconds(0), [this] { retest_.reset(); });
+    });
+  }
+
+  Daemon& d_;
+  Database& db_;
+  GMainLoop* loop_ = g_main_loop_new(nullptr, FALSE);
+  Scheduler scheduler_;
+  std::unique_ptr<SelfTest> retest_;
+  Source retest_done_;
+};
 
 int run(Daemon& d) {
   const Config& config = *d.config;
   std::string conninfo = d.options.db ? *d.options.db : config.conninfo;
   if (d.options.init_db) return init_db(conninfo);
-  if (d.options.test) return run_self_test(d.config, nullptr) ? kOk : kSelfTestFailed;
-  std::map<std::string, std::string> invalid;
-  if (d.options.test_then_run && !run_self_test(d.config, &invalid)) return kSelfTestFailed;
+  if (d.options.test) return run_self_test(d.config) ? kOk : kSelfTestFailed;
+  if (d.options.test_then_run && !run_self_test(d.config)) return kSelfTestFailed;
   if (d.options.daemon && daemon(0, 0) != 0) {
     log::fatal("cannot become a daemon: {}", strerror(errno));
     return kConfig;
@@ -170,7 +207,7 @@ int run(Daemon& d) {
     log::fatal("{}", e.what());
     return kDatabase;
   }
-  return serve(d, db);
+  return Service(d, db).run();
 }
 
 }  // namespace
@@ -199,7 +236,7 @@ int main(int argc, char** argv) {
   }
   if (d.options.init_db && d.options.db) return init_db(*d.options.db);  // needs no conf dir
   try {
-    d.config = std::make_shared<const Config>(load_config(d.options.config_dir));
+    d.config = configured(load_config(d.options.config_dir), d.options);
     const std::string& target = d.options.log ? *d.options.log : d.config->log;
     if (!target.empty() && !d.options.init_db) log::open(target);
   } catch (const std::exception& e) {
@@ -208,10 +245,5 @@ int main(int argc, char** argv) {
   }
   log::set_verbose(d.options.verbose);
   for (const auto& w : d.config->warnings) log::warning("{}", w);
-  if (d.options.port) {
-    auto c = std::make_shared<Config>(*d.config);
-    c->port = *d.options.port;
-    d.config = c;
-  }
   return run(d);
 }
