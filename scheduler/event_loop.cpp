@@ -86,13 +86,18 @@ void Source::reset() {
   cb_.reset();
 }
 
+// A handle for a source GLib just created; the Callback learns where its id lives.
+Source Source::adopt(guint id, std::shared_ptr<Callback> cb) {
+  Source s(id, cb);
+  cb->owner_id = &s.id_;
+  return s;
+}
+
 Source Source::watch_fd(int fd, GIOCondition condition, std::function<bool(GIOCondition)> fn) {
   auto cb = std::make_shared<Callback>();
   cb->on_fd = std::move(fn);
   guint id = g_unix_fd_add_full(G_PRIORITY_DEFAULT, fd, condition, on_fd, hold(cb), release);
-  Source s(id, cb);
-  cb->owner_id = &s.id_;
-  return s;
+  return adopt(id, std::move(cb));
 }
 
 Source Source::timer(std::chrono::milliseconds delay, std::function<void()> fn) {
@@ -100,27 +105,21 @@ Source Source::timer(std::chrono::milliseconds delay, std::function<void()> fn) 
   cb->on_timer = std::move(fn);
   auto ms = static_cast<guint>(delay.count() < 0 ? 0 : delay.count());
   guint id = g_timeout_add_full(G_PRIORITY_DEFAULT, ms, on_timer, hold(cb), release);
-  Source s(id, cb);
-  cb->owner_id = &s.id_;
-  return s;
+  return adopt(id, std::move(cb));
 }
 
 Source Source::child(pid_t pid, std::function<void(int)> fn) {
   auto cb = std::make_shared<Callback>();
   cb->on_child = std::move(fn);
   guint id = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, on_child, hold(cb), release);
-  Source s(id, cb);
-  cb->owner_id = &s.id_;
-  return s;
+  return adopt(id, std::move(cb));
 }
 
 Source Source::unix_signal(int signum, std::function<void()> fn) {
   auto cb = std::make_shared<Callback>();
   cb->on_signal = std::move(fn);
   guint id = g_unix_signal_add_full(G_PRIORITY_HIGH, signum, on_signal, hold(cb), release);
-  Source s(id, cb);
-  cb->owner_id = &s.id_;
-  return s;
+  return adopt(id, std::move(cb));
 }
 
 void Deadline::arm(Clock::time_point when) {

@@ -39,6 +39,7 @@ class Source {
 
  private:
   explicit Source(guint id, std::shared_ptr<Callback> cb) : id_(id), cb_(std::move(cb)) {}
+  static Source adopt(guint id, std::shared_ptr<Callback> cb);
   guint id_ = 0;
   std::shared_ptr<Callback> cb_;  // keeps the closure alive while GLib may call it
 };
