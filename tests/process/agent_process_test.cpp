@@ -1,0 +1,137 @@
+// AgentProcess (scheduler/agent_process.hpp): real children, real signals, the loop iterated
+// by hand until the child watch reports the exit.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "agent_process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sched::AgentProcess;
+using sched::ExitStatus;
+
+struct Child {
+  std::vector<std::string> out, err;
+  std::vector<bool> cut;
+  std::optional<ExitStatus> exit;
+  std::unique_ptr<AgentProcess> proc;
+
+  explicit Child(std::vector<std::string> argv, std::string cwd = "") {
+    AgentProcess::Callbacks cb;
+    cb.on_stdout = [this](std::string_view l, bool c) {
+      out.emplace_back(l);
+      cut.push_back(c);
+    };
+    cb.on_stderr = [this](std::string_view l, bool) { err.emplace_back(l); };
+    cb.on_exit = [this](ExitStatus s) { exit = s; };
+    proc = AgentProcess::spawn(argv, cwd, std::move(cb));
+  }
+  bool wait(std::chrono::milliseconds limit = 20s) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!exit && std::chrono::steady_clock::now() < end) g_main_context_iteration(nullptr, TRUE);
+    return exit.has_value();
+  }
+};
+
+TEST(AgentProcess, LinesFromStdoutAndStderrThenTheExitCode) {
+  Child r({"/bin/sh", "-c", "echo one; echo two >&2; printf 'three\\nunfinished'; exit 3"});
+  ASSERT_TRUE(r.wait());
+  EXPECT_EQ(r.out, (std::vector<std::string>{"one", "three"}));  // the partial line is dropped
+  EXPECT_EQ(r.err, (std::vector<std::string>{"two"}));
+  EXPECT_EQ(r.exit->code, 3);
+  EXPECT_EQ(r.exit->describe(), "exit code 3");
+}
+
+TEST(AgentProcess, StdinIsFedAndClosed) {
+  Child r({"/bin/cat"});
+  r.proc->send("alpha\n");
+  r.proc->send("beta\n");
+  r.proc->close_stdin();
+  ASSERT_TRUE(r.wait());
+  EXPECT_EQ(r.out, (std::vector<std::string>{"alpha", "beta"}));
+  EXPECT_TRUE(r.exit->clean());
+}
+
+TEST(AgentProcess, ALargeWriteIsQueuedUntilThePipeTakesIt) {
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += "line " + std::to_string(i) + "\n";  // > pipe size
+  Child r({"/bin/cat"});
+  r.proc->send(big);
+  r.proc->close_stdin();
+  ASSERT_TRUE(r.wait());
+  ASSERT_EQ(r.out.size(), 20000u);
+  EXPECT_EQ(r.out.back(), "line 19999");
+}
+
+TEST(AgentProcess, OverlongLineIsCutNotBuffered) {
+  Child r({"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo after"});
+  ASSERT_TRUE(r.wait());
+  ASSERT_EQ(r.out.size(), 2u);
+  EXPECT_TRUE(r.cut[0]);
+  EXPECT_EQ(r.out[0].size(), agent::protocol::max_line_bytes);
+  EXPECT_EQ(r.out[1], "after");
+}
+
+TEST(AgentProcess, ExecFailureIsAnErrorWithErrno) {
+  try {
+    Child r({"/nonexistent/agent"});
+    FAIL() << "spawn should have thrown";
+  } catch (const sched::SpawnError& e) {
+    EXPECT_EQ(e.error_number(), ENOENT);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/agent"), std::string::npos);
+  }
+}
+
+TEST(AgentProcess, RunsInItsOwnProcessGroupAndDirectory) {
+  Child r({"/bin/sh", "-c", "ps -o pgid= -p $$ | tr -d ' '; echo $$; pwd"}, "/tmp");
+  ASSERT_TRUE(r.wait());
+  ASSERT_EQ(r.out.size(), 3u);
+  EXPECT_EQ(r.out[0], r.out[1]);  // pgid == pid: a group leader
+  EXPECT_NE(r.out[0], std::to_string(getpgrp()));
+  EXPECT_EQ(r.out[2], "/tmp");
+}
+
+TEST(AgentProcess, InheritsNoDescriptorButTheThreePipes) {
+  Child r({"/bin/sh", "-c", "ls /proc/self/fd"});
+  ASSERT_TRUE(r.wait());
+  // ls itself opens one directory fd.
+  EXPECT_LE(r.out.size(), 4u) << testing::PrintToString(r.out);
+  for (const auto& fd : r.out) EXPECT_LE(std::stoi(fd), 3) << fd;
+}
+
+TEST(AgentProcess, TerminateEscalatesToSigkillAndTheGroupDies) {
+  // The shell ignores TERM; its background child (same group) would outlive it otherwise.
+  Child r({"/bin/sh", "-c", "trap '' TERM; sleep 1000 & echo $!; while :; do sleep 1; done"});
+  while (r.out.empty() && !r.exit) g_main_context_iteration(nullptr, TRUE);
+  ASSERT_FALSE(r.out.empty());
+  pid_t grandchild = std::stoi(r.out[0]);
+  auto start = std::chrono::steady_clock::now();
+  r.proc->terminate(300ms);
+  ASSERT_TRUE(r.wait());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_EQ(r.exit->signal, SIGKILL);
+  EXPECT_EQ(r.exit->describe(), "signal 9 (SIGKILL)");
+  // The grandchild got SIGKILL with the group: gone, or a zombie until init reaps it.
+  auto dead = [](pid_t pid) {
+    if (kill(pid, 0) != 0) return true;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto paren = line.rfind(')');
+    return paren != std::string::npos && line.size() > paren + 2 && line[paren + 2] == 'Z';
+  };
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = dead(grandchild);
+    if (!gone) usleep(10000);
+  }
+  EXPECT_TRUE(gone) << "grandchild " << grandchild << " survived";
+}
+
+}  // namespace
