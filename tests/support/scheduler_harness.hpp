@@ -2,8 +2,8 @@
 // with a conf dir written for the test. Tests queue steps with SQL and assert on jobqueue.
 #pragma once
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,12 +14,12 @@
 namespace test {
 
 struct AgentConf {
-  std::string name;             // agents/<name>.conf
-  std::string command;          // `command =` (first word: binary under <agentdir>/<name>/)
+  std::string name;     // agents/<name>.conf
+  std::string command;  // `command =` (first word: binary under <agentdir>/<name>/)
   int max = -1;
-  std::string special;          // e.g. "EXCLUSIVE" or "NOKILL;LOCAL"
+  std::string special;  // e.g. "EXCLUSIVE" or "NOKILL;LOCAL"
   bool allow_db = false;
-  std::string extra;            // more `key = value` lines for [default]
+  std::string extra;  // more `key = value` lines for [default]
 };
 
 struct HostConf {
@@ -59,11 +59,14 @@ class SchedulerHarness {
   Child& start(std::vector<std::string> extra = {});
   Child* process() { return scheduler_.get(); }
   void stop(int sig = SIGTERM, std::chrono::milliseconds timeout = 30s);  // signal, wait
+  // The wait status of the scheduler stop() last waited for (nullopt if it had to be killed).
+  std::optional<int> last_status() const { return last_status_; }
+  int port() const { return port_; }  // the TCP control port written into scheduler.conf
   // Sends one control command (SPEC §7) over the scheduler's Unix socket
   // (<conf_dir>/scheduler.sock, written into scheduler.conf) and returns the reply lines up to
   // and including `end` or `CLOSE` (or until the connection closes / timeout).
   std::vector<std::string> control(const std::string& command,
-                                    std::chrono::milliseconds timeout = 10s);
+                                   std::chrono::milliseconds timeout = 10s);
   // Runs the scheduler binary to completion with these arguments (for -t, --init-db...).
   RunResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s);
 
@@ -76,7 +79,10 @@ class SchedulerHarness {
   };
   long long queue(const Step& step);  // a new job with one step; returns its jq_pk
   long long queue(const std::string& type, const std::string& args) {
-    return queue(Step{type, args});
+    Step step;
+    step.type = type;
+    step.args = args;
+    return queue(step);
   }
 
   // Waits until the step has ended (jq_endtime set); false on timeout.
@@ -86,6 +92,7 @@ class SchedulerHarness {
   int end_bits(long long jq_pk);
   long long items(long long jq_pk);
   std::string column(long long jq_pk, const std::string& column);  // "" for NULL
+  std::string step_log(long long jq_pk);  // the content of the step's jq_log file ("" if none)
 
  private:
   SchedulerSettings settings_;
@@ -93,6 +100,8 @@ class SchedulerHarness {
   TempDir conf_;
   std::string log_path_;
   std::unique_ptr<Child> scheduler_;
+  int port_ = 0;
+  std::optional<int> last_status_;
 };
 
 }  // namespace test
