@@ -315,8 +315,10 @@ void Agent::on_exit(ExitStatus status) {
     for (auto& item : in_flight_) source_->give_back(std::move(item));
   }
   in_flight_.clear();
+  // A killed agent's reason says why it was killed; the log also says how it died.
+  std::string died = state_ == AgentState::Failed ? " (" + status.describe() + ")" : "";
   log_agent(out.success ? log::Level::kNote : log::Level::kWarning,
-            out.success ? "exited cleanly" : "failed: " + out.reason);
+            out.success ? "exited cleanly" : "failed: " + out.reason + died);
   apply(AgentEvent::Exit);
   listener_.on_agent_exit(*this, out);  // may destroy *this
 }
