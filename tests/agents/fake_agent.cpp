@@ -25,6 +25,9 @@ Modifiers (combine with ok and fossology; most with the others too):
   --work-ms=N       sleep N ms per data line before acknowledging it
   --crash-after=N   process N data lines; on the next one die of SIGSEGV (no core file)
   --crash=segv|abort  how --crash-after dies (default segv)
+  --crash-once=FILE on the first data line, if FILE does not exist: create it, record the line
+                    (--record), then die as --crash says; an agent started later with the same
+                    FILE works normally (a crash the first time only)
   --exit-code=N     process everything, then exit N instead of 0
   --garbage         before each OK but the first: three lines of random bytes and one line of
                     100 KiB (first byte >= 0x80, no '\n' inside), then go on correctly
@@ -74,6 +77,7 @@ struct Options {
   std::string then = "hang";
   long work_ms = 0;
   long crash_after = -1;
+  std::string crash_once;
   std::string crash = "segv";
   long exit_code = 0;
   bool garbage = false;
@@ -146,6 +150,8 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
     o.work_ms = number(name, value);
   else if (name == "crash-after")
     o.crash_after = number(name, value);
+  else if (name == "crash-once")
+    o.crash_once = std::string(value);
   else if (name == "crash")
     o.crash = std::string(value);
   else if (name == "exit-code")
@@ -296,6 +302,10 @@ void process(const Options& o, const std::string& line) {
   if (g_record_fd >= 0) {
     const std::string entry = std::to_string(::getpid()) + " " + line + "\n";
     if (::write(g_record_fd, entry.data(), entry.size()) < 0) _exit(4);
+  }
+  if (!o.crash_once.empty()) {
+    const int fd = ::open(o.crash_once.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) crash(o);  // the first agent to get here
   }
   if (o.work_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.work_ms));
   ++g_items;
