@@ -191,6 +191,7 @@ void Agent::handle(const proto::AgentMessage& message) {
 void Agent::handle_ok() {
   if (state_ == AgentState::Spawned) {
     startup_.disarm();
+    said_ok_ = true;
     apply(AgentEvent::FirstOk);
     listener_.on_agent_running(*this);
   } else if (!in_flight_.empty()) {
@@ -292,6 +293,8 @@ void Agent::on_exit(ExitStatus status) {
   startup_.disarm();
   heartbeat_.disarm();
   AgentOutcome out;
+  out.said_ok = said_ok_;
+  out.exit_code = status.code;
   bool fossology = dialect_ == proto::Dialect::Fossology;
   if (state_ == AgentState::Failed) {
     out.reason = failure_;

@@ -45,6 +45,8 @@ struct AgentOutcome {
   bool success = false;
   std::string reason;  // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
   bool fatal = false;  // the agent itself reported FATAL: the step fails without retry
+  bool said_ok = false;  // it said its first OK (it ran; a failure is not its host's)
+  int exit_code = -1;    // the process's exit code, -1 when a signal ended it
 };
 
 // What an Agent tells its owner.
@@ -121,6 +123,7 @@ class Agent {
   AgentState state_ = AgentState::Created;
   agent::protocol::Dialect dialect_ = agent::protocol::Dialect::Seed;
   bool first_line_ = true;
+  bool said_ok_ = false;
   unsigned window_ = 1;
   std::deque<Item> in_flight_;
   bool fatal_ = false;

@@ -68,6 +68,8 @@ class Database {
   void on_broken(std::function<void(const std::string&)> fn) { on_broken_ = std::move(fn); }
   // Statements queued or in flight.
   std::size_t pending() const { return queue_.size() + (busy_ ? 1u : 0u); }
+  // The conninfo it connects with (for further connections to the same database).
+  const std::string& conninfo() const { return conninfo_; }
   // Escapes a string as an SQL literal with the connection's rules ('...' or E'...').
   std::string literal(std::string_view text) const;
 

@@ -32,7 +32,10 @@ std::string_view job_state_name(JobState state) {
 }
 
 Scheduler::Scheduler(std::shared_ptr<const Config> config, Database& db)
-    : config_(std::move(config)), db_(db), items_flush_([this] { flush_items(); }) {}
+    : config_(std::move(config)),
+      db_(db),
+      items_flush_([this] { flush_items(); }),
+      hosts_([this] { request_dispatch(); }) {}
 
 Scheduler::~Scheduler() {
   for (auto& a : agents_) a->kill_now("scheduler exiting");
@@ -116,10 +119,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
   request_dispatch();
 }
 
-// The data of a step: its jq_args line (SPEC §5.1), or the rows of its query (§5.2).
-std::unique_ptr<DataSource> Scheduler::make_source(const StepRow& row) {
-  return std::make_unique<PlainSource>(row.args.value_or(""));
-}
+// make_source, on_agent_db, on_agent_subs: scheduler_feed.cpp.
 
 void Scheduler::request_dispatch() {
   if (dispatch_idle_.active()) return;
@@ -200,6 +200,7 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     const HostConfig& host = config_->hosts[(rr_ + k) % n];
     if (type->has(kLocal) && !host.local()) continue;
     if (job.row.host && *job.row.host != host.name) continue;
+    if (!hosts_.may_start(host.name)) continue;  // down: its rows wait for it
     while (type->max < 0 || running_of(type->name) < type->max) {
       if (running_on(host.name) >= host.max) break;
       if (job.data->available(host.name) <= waiting_capacity(job, host.name)) break;
@@ -237,6 +238,7 @@ bool Scheduler::start_agent(Job& job, const AgentType& type, const HostConfig& h
     return false;
   }
   job.agents++;
+  hosts_.started(host.name);
   job.log.write(log::Level::kNote, fmt::format("agent started: {}", agent->tag()));
   log::note("{}: started", agent->tag());
   agents_.push_back(std::move(agent));
@@ -246,6 +248,7 @@ bool Scheduler::start_agent(Job& job, const AgentType& type, const HostConfig& h
 // ---- Agent events ---------------------------------------------------------------------------
 
 void Scheduler::on_agent_running(Agent& agent) {
+  hosts_.running(agent.host().name);
   Job* job = find(agent.jq_pk());
   if (!job) return;
   if (job->state == JobState::Queued) {
@@ -275,64 +278,22 @@ void Scheduler::flush_items() {
   }
 }
 
-void Scheduler::on_agent_db(Agent& agent, const std::string& statement) {
-  if (!agent.type().allow_db) {
-    agent.reply_db({}, "not permitted");
-    return;
-  }
-  pid_t pid = agent.pid();
-  db_.query(statement, {}, [this, pid](const QueryResult& r) {
-    auto it = std::find_if(agents_.begin(), agents_.end(),
-                           [pid](const auto& a) { return a->pid() == pid; });
-    if (it == agents_.end()) return;  // it died meanwhile
-    if (!r.ok()) {
-      (*it)->reply_db({}, r.error());
-      return;
-    }
-    std::vector<std::string> lines;
-    for (int i = 0; i < r.rows(); ++i) {
-      agent::protocol::Row row;
-      for (int c = 0; c < r.columns(); ++c) {
-        agent::protocol::Field f{r.column_name(c), std::nullopt};
-        if (!r.is_null(i, c)) f.value = r.get(i, c);
-        row.fields.push_back(std::move(f));
-      }
-      lines.push_back(agent::protocol::format_row(row));
-    }
-    (*it)->reply_db(lines, "");
-  });
-}
-
-void Scheduler::on_agent_subs(Agent& agent, const std::string& key, const std::string& value) {
-  Job* job = find(agent.jq_pk());
-  if (!job) return;
-  constexpr std::size_t kMaxSubs = 64;
-  for (auto& [k, v] : job->subs) {
-    if (k == key) {
-      v = value;
-      return;
-    }
-  }
-  if (job->subs.size() >= kMaxSubs) {
-    job->log.write(log::Level::kWarning, "JQ_SUBS ignored: more than 64 substitutions");
-    return;
-  }
-  job->subs.emplace_back(key, value);
-}
-
 void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
   long long pk = agent.jq_pk();
   std::string tag = agent.tag();
   auto it = std::find_if(agents_.begin(), agents_.end(),
                          [&](const auto& a) { return a.get() == &agent; });
   Job* job = find(pk);
+  // ssh could not reach the host: the host is down, the step did nothing wrong.
+  bool host_down =
+      hosts_.exited(agent.host(), outcome.said_ok, outcome.exit_code, config_->poll_interval);
   if (outcome.success)
     log::note("{}: exited cleanly", tag);
   else
     log::warning("{}: failed: {}", tag, outcome.reason);
   if (job) {
     job->agents--;
-    if (!outcome.success && !job->ending) {
+    if (!outcome.success && !job->ending && !host_down) {
       if (outcome.fatal) {
         end_job(*job, false, outcome.reason);
       } else if (++job->failures >= config_->max_failures) {
@@ -434,6 +395,7 @@ void Scheduler::reload(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   invalid_.clear();
   rr_ = 0;
+  hosts_.retry_all_now();
   request_poll();
 }
 

@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "agent.hpp"
+#include "agent_db.hpp"
 #include "config.hpp"
 #include "database.hpp"
 #include "event_loop.hpp"
+#include "host_status.hpp"
 #include "job.hpp"
 
 namespace sched {
@@ -96,7 +98,10 @@ class Scheduler final : public AgentListener {
   void maybe_complete(Job& job);
   void forget_job(long long jq_pk);
   void settle(long long jq_pk);
+  // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);
+  void on_source_rows(long long jq_pk);
+  void on_source_end(long long jq_pk, bool ok, const std::string& text);
   void flush_items();
   void check_shutdown();
   std::string pks_in_memory() const;
@@ -113,6 +118,8 @@ class Scheduler final : public AgentListener {
   std::function<void()> on_done_;
   Source poll_timer_, dispatch_idle_;
   Deadline items_flush_;
+  HostStatus hosts_;                   // remote hosts found down (ssh exit 255 before OK)
+  std::unique_ptr<AgentDb> agent_db_;  // DB: requests, on a connection of their own
 };
 
 }  // namespace sched

@@ -1,0 +1,92 @@
+// SqlSource: the data of an SQL-fed step (SPEC §5.2). jq_args is a query; its rows, as row
+// lines, are fed to the step's agents on the host that holds each row (Router). It owns its
+// own connection (not the queue's), opens a NO SCROLL cursor in a transaction and FETCHes in
+// batches only while the queues run low, so memory stays bounded however many rows there are.
+// When every fed row is acknowledged it runs the query again; the step ends with the first run
+// that returns no row not already fed in this step (FedSet). Owned by its Job.
+//
+//   NotStarted --first take() (an agent said OK)--> Running (cursor open, fetching on demand)
+//   Running --cursor drained--> Draining (rows out with agents) --all acknowledged-->
+//       Running again if the run fed or skipped new rows, else Finished
+//   any --query or connection error--> Failed
+//
+// Before the first run it offers one item to any host, so that the dispatcher starts one
+// agent: the query runs when that agent is ready, after the JQ_SUBS it sent first. A row for
+// a host whose queue is full is skipped (not fed) and comes back with a later run. Events go
+// to the owner from a zero-delay timer, never from inside a database callback, so the owner
+// may destroy the source in them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "data_source.hpp"
+#include "database.hpp"
+#include "event_loop.hpp"
+#include "fed_set.hpp"
+#include "jq_subs.hpp"
+#include "router.hpp"
+#include "row_queues.hpp"
+
+namespace sched {
+
+struct SqlSourceEvents {
+  std::function<void()> rows;  // new rows wait for agents
+  // The step's data is done: ok (with a warning for the step log, or "") or failed (message).
+  std::function<void(bool ok, const std::string& text)> end;
+};
+
+struct SqlSourceLimits {
+  std::size_t fetch = 1000;      // rows per FETCH
+  std::size_t low = 1000;        // FETCH again when fewer rows wait in open queues
+  std::size_t queue_cap = 4000;  // rows per holder queue
+};
+
+class SqlSource final : public DataSource {
+ public:
+  SqlSource(std::string conninfo, std::string query, std::string column, Router router,
+            SqlSourceEvents events, SqlSourceLimits limits = {});
+  ~SqlSource() override;
+
+  // The step's JQ_SUBS so far; they apply to the next run of the query.
+  void set_subs(Substitutions subs) { subs_ = std::move(subs); }
+
+  std::optional<Item> take(const std::string& host) override;
+  void done(const Item& item) override;
+  void give_back(Item item) override;
+  bool finished() const override;
+  std::size_t available(const std::string& host) const override;
+  bool routed() const override;
+
+  std::size_t fed() const { return fed_.size(); }
+  std::size_t runs() const { return runs_; }
+
+ private:
+  enum class Phase { NotStarted, Running, Draining, Finished, Failed };
+  void start_run();
+  void maybe_fetch();
+  void on_fetch(const QueryResult& r);
+  void accept(const QueryResult& r, int row, int column);
+  void after_progress();
+  void fail(const std::string& message);
+  void finish();
+  void notify();
+
+  std::string conninfo_, query_, column_;
+  Router router_;
+  SqlSourceEvents events_;
+  SqlSourceLimits limits_;
+  Substitutions subs_;
+  std::unique_ptr<Database> db_;
+  Phase phase_ = Phase::NotStarted;
+  bool fetching_ = false;
+  RowQueues queues_;
+  FedSet fed_;
+  std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
+  bool rows_event_ = false, end_event_ = false, end_ok_ = false;
+  std::string end_text_;
+  Source notify_;
+};
+
+}  // namespace sched
