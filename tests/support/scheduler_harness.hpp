@@ -74,8 +74,8 @@ class SchedulerHarness {
     std::string type;
     std::string args;
     int priority = 0;
-    std::vector<long long> depends;
-    std::optional<std::string> runonpfile, host, cmd_args;
+    std::vector<long long> depends{};  // (initialised so that Step{type, args} is warning-free)
+    std::optional<std::string> runonpfile{}, host{}, cmd_args{};
   };
   long long queue(const Step& step);  // a new job with one step; returns its jq_pk
   long long queue(const std::string& type, const std::string& args) {

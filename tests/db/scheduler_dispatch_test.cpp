@@ -1,0 +1,274 @@
+// Dispatch in a real scheduler (SPEC §4, §5): EXCLUSIVE, dependencies, priorities, per-type
+// and per-host limits, LOCAL and jq_host routing, NOTIFY pickup.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "scheduler_test_util.hpp"
+
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+std::string pk(long long v) {
+  return std::to_string(v);
+}
+
+// Whether step a started at or after step b ended (jobqueue timestamps).
+bool started_after_end(SchedulerHarness& h, long long a, long long b) {
+  return h.db().query("SELECT (SELECT jq_starttime FROM jobqueue WHERE jq_pk = " + pk(a) +
+                      ") >= (SELECT jq_endtime FROM jobqueue WHERE jq_pk = " + pk(b) + ")") == "t";
+}
+
+TEST(SchedulerDispatch, ExclusiveWaitsRunsAloneThenNormalDispatchResumes) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("norm", "--work-ms=1000"),
+              fake_agent("excl", "--work-ms=300", -1, "EXCLUSIVE")};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("norm", "a");
+  ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  long long e = h.queue("excl", "e");
+  long long b = h.queue("norm", "b");
+  ASSERT_TRUE(h.wait_ended(b, 30s)) << h.log();
+  ASSERT_TRUE(h.wait_ended(e, 1s));
+  for (long long jq : {a, e, b}) EXPECT_EQ(h.endtext(jq), "Completed") << jq;
+  EXPECT_TRUE(started_after_end(h, e, a)) << "the exclusive step started while another ran";
+  EXPECT_TRUE(started_after_end(h, b, e)) << "a step started while the exclusive one ran";
+}
+
+TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("norm", "--work-ms=2500"), fake_agent("excl", "", -1, "EXCLUSIVE")};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("norm", "a");
+  ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  long long e = h.queue("excl", "e");
+  ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(e) + "] taken"); }, 10s));
+  auto reply = h.control("kill " + pk(e) + " \"not today\"");
+  EXPECT_EQ(reply.back(), "end") << joined(reply);
+  ASSERT_TRUE(h.wait_ended(e, 10s));
+  EXPECT_EQ(h.endtext(e), "killed: not today");
+  EXPECT_EQ(h.column(e, "jq_starttime"), "");
+  long long b = h.queue("norm", "b");
+  ASSERT_TRUE(h.wait_started(b, 10s)) << h.log();
+  EXPECT_FALSE(started_after_end(h, b, a)) << "b waited for a: the killed exclusive step blocked";
+  EXPECT_TRUE(h.wait_ended(b, 30s));
+}
+
+TEST(SchedulerDispatch, StepWaitsForItsPrerequisite) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("w", "--work-ms=600")};
+  SchedulerHarness h(s);
+  long long a = h.queue("w", "a");
+  SchedulerHarness::Step step{"w", "b"};
+  step.depends = {a};
+  long long b = h.queue(step);
+  h.start();
+  ASSERT_TRUE(h.wait_ended(b, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(a), "Completed");
+  EXPECT_EQ(h.endtext(b), "Completed");
+  EXPECT_TRUE(started_after_end(h, b, a));
+}
+
+TEST(SchedulerDispatch, FailedPrerequisiteFailsEveryDependentTransitively) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("bad", "--fatal"), fake_agent("good")};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("bad", "a");
+  SchedulerHarness::Step sb{"good", "b"};
+  sb.depends = {a};
+  long long b = h.queue(sb);
+  SchedulerHarness::Step sc{"good", "c"};
+  sc.depends = {b};
+  long long c = h.queue(sc);
+  ASSERT_TRUE(h.wait_ended(c, 30s)) << h.log();
+  ASSERT_TRUE(h.wait_ended(b, 1s));
+  EXPECT_TRUE(contains(h.endtext(a), "FATAL"));
+  for (long long jq : {b, c}) {
+    EXPECT_EQ(h.endtext(jq), "dependency failed") << jq;
+    EXPECT_EQ(h.end_bits(jq), 2) << jq;
+    EXPECT_EQ(h.column(jq, "jq_starttime"), "") << jq;
+  }
+}
+
+TEST(SchedulerDispatch, HigherPriorityFirstThenByAge) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  auto s = fast_settings();
+  s.agents = {fake_agent("one", "--work-ms=150 --record=" + record, 1)};
+  SchedulerHarness h(s);
+  h.start();
+  auto first = h.queue("one", "blocker");
+  ASSERT_TRUE(h.wait_started(first, 30s));
+  std::vector<long long> pks;
+  for (auto [arg, prio] : {std::pair{"p0", 0}, {"p5a", 5}, {"p5b", 5}, {"p1", 1}}) {
+    SchedulerHarness::Step st{"one", arg};
+    st.priority = prio;
+    pks.push_back(h.queue(st));
+  }
+  for (auto jq : pks) ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+  std::vector<std::string> order;
+  for (const auto& r : records(record)) order.push_back(r.line);
+  EXPECT_EQ(order, (std::vector<std::string>{"blocker", "p5a", "p5b", "p1", "p0"}));
+}
+
+// Samples `load` until every step ended; returns the highest `running:` seen on `host`.
+int max_load(SchedulerHarness& h, const std::vector<long long>& pks, const std::string& host) {
+  int most = 0;
+  auto all_ended = [&] {
+    return std::all_of(pks.begin(), pks.end(),
+                       [&](long long jq) { return !h.column(jq, "jq_endtime").empty(); });
+  };
+  eventually(
+      [&] {
+        for (const auto& line : h.control("load")) {
+          if (!contains(line, "host:" + host + " ")) continue;
+          auto n = numbers(line, R"(running:(\d+))");
+          if (!n.empty()) most = std::max(most, static_cast<int>(n.front()));
+        }
+        return all_ended();
+      },
+      60s);
+  return most;
+}
+
+TEST(SchedulerDispatch, PerTypeMaxIsNeverExceeded) {
+  auto s = fast_settings();
+  s.hosts[0].max = 8;
+  s.agents = {fake_agent("two", "--work-ms=400", 2)};
+  SchedulerHarness h(s);
+  h.start();
+  std::vector<long long> pks;
+  for (int i = 0; i < 5; ++i) pks.push_back(h.queue("two", "x" + std::to_string(i)));
+  EXPECT_EQ(max_load(h, pks, "localhost"), 2);  // reached, never exceeded
+  for (auto jq : pks) EXPECT_EQ(h.endtext(jq), "Completed");
+}
+
+TEST(SchedulerDispatch, PerHostMaxIsNeverExceeded) {
+  auto s = fast_settings();
+  s.hosts[0].max = 3;
+  s.agents = {fake_agent("many", "--work-ms=400")};
+  SchedulerHarness h(s);
+  h.start();
+  std::vector<long long> pks;
+  for (int i = 0; i < 7; ++i) pks.push_back(h.queue("many", "x" + std::to_string(i)));
+  EXPECT_EQ(max_load(h, pks, "localhost"), 3);
+  for (auto jq : pks) EXPECT_EQ(h.endtext(jq), "Completed");
+}
+
+// A stand-in for ssh: drops the address and runs the remote command with sh.
+std::string fake_ssh(const TempDir& dir) {
+  std::string path = dir.path() + "/fake_ssh";
+  std::ofstream(path) << "#!/bin/sh\nshift\nexec /bin/sh -c \"$1\"\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(SchedulerDispatch, LocalTypesRunOnLocalhostAndJqHostIsHonoured) {
+  TempDir dir;
+  auto s = fast_settings();
+  s.ssh_command = fake_ssh(dir);
+  s.hosts = {HostConf{"far", "far.invalid", "", 8}, HostConf{"localhost", "localhost", "", 8}};
+  s.agents = {fake_agent("loc", "", -1, "LOCAL"), fake_agent("any")};
+  SchedulerHarness h(s);
+  h.start();
+  std::vector<long long> local;
+  for (int i = 0; i < 4; ++i) local.push_back(h.queue("loc", "l" + std::to_string(i)));
+  SchedulerHarness::Step to_far{"any", "f"};
+  to_far.host = "far";
+  long long far = h.queue(to_far);
+  SchedulerHarness::Step to_local{"any", "g"};
+  to_local.host = "localhost";
+  long long here = h.queue(to_local);
+  for (auto jq : local) {
+    ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+    EXPECT_EQ(h.endtext(jq), "Completed");
+    EXPECT_TRUE(contains(h.step_log(jq), ".localhost]")) << h.step_log(jq);
+    EXPECT_FALSE(contains(h.step_log(jq), ".far]")) << h.step_log(jq);
+  }
+  ASSERT_TRUE(h.wait_ended(far, 30s) && h.wait_ended(here, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(far), "Completed") << h.log();
+  EXPECT_TRUE(contains(h.step_log(far), ".far]")) << h.step_log(far);
+  EXPECT_EQ(h.endtext(here), "Completed");
+  EXPECT_TRUE(contains(h.step_log(here), ".localhost]")) << h.step_log(here);
+}
+
+TEST(SchedulerDispatch, UnknownTypeUnknownHostAndMissingBinaryFailAtOnce) {
+  auto s = fast_settings();
+  AgentConf missing = fake_agent("ghost");
+  missing.command = "/nonexistent/jobline/ghost_agent";
+  s.agents = {fake_agent("good"), missing};
+  SchedulerHarness h(s);
+  h.start();
+  long long unknown = h.queue("nosuch", "x");
+  SchedulerHarness::Step bad_host{"good", "x"};
+  bad_host.host = "nowhere";
+  long long nowhere = h.queue(bad_host);
+  long long ghost = h.queue("ghost", "x");
+  long long ok = h.queue("good", "x");
+  for (auto jq : {unknown, nowhere, ghost, ok}) ASSERT_TRUE(h.wait_ended(jq, 10s)) << h.log();
+  EXPECT_TRUE(contains(h.endtext(unknown), "no agent type 'nosuch'")) << h.endtext(unknown);
+  EXPECT_TRUE(contains(h.endtext(nowhere), "jq_host 'nowhere'")) << h.endtext(nowhere);
+  EXPECT_TRUE(contains(h.endtext(ghost), "cannot execute")) << h.endtext(ghost);
+  for (auto jq : {unknown, nowhere, ghost}) EXPECT_EQ(h.end_bits(jq), 2);
+  EXPECT_EQ(h.endtext(ok), "Completed");
+}
+
+TEST(SchedulerDispatch, NotifyWakesTheSchedulerWithoutThePoll) {
+  auto s = fast_settings();
+  s.poll_interval = 60;
+  s.agents = {fake_agent("quick")};
+  SchedulerHarness h(s);
+  h.start();
+  ASSERT_TRUE(wait_serving(h));
+  // Let the start-up poll find the queue empty first.
+  ASSERT_TRUE(eventually([&] { return h.control("status").back() == "end"; }, 10s));
+  long long jq = h.queue("quick", "x");
+  EXPECT_TRUE(h.wait_started(jq, 5s)) << "not picked up within 5 s (poll_interval is 60 s)";
+  EXPECT_TRUE(h.wait_ended(jq, 10s));
+}
+
+TEST(SchedulerDispatch, MalformedCmdArgsFailOnlyThatStep) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("good")};
+  SchedulerHarness h(s);
+  h.start();
+  SchedulerHarness::Step bad{"good", "x"};
+  bad.cmd_args = "--work-ms='1";  // unterminated quote
+  long long b = h.queue(bad);
+  SchedulerHarness::Step fine{"good", "y"};
+  fine.cmd_args = "--work-ms=1 '--flood=1'";
+  long long f = h.queue(fine);
+  ASSERT_TRUE(h.wait_ended(b, 10s) && h.wait_ended(f, 10s)) << h.log();
+  EXPECT_EQ(h.end_bits(b), 2);
+  EXPECT_TRUE(contains(h.endtext(b), "jq_cmd_args")) << h.endtext(b);
+  EXPECT_EQ(h.endtext(f), "Completed");
+  EXPECT_TRUE(contains(h.step_log(f), "flood 0")) << h.step_log(f);  // the args arrived
+}
+
+TEST(SchedulerDispatch, BadAgentConfIsReportedWithFileAndLineAndLeftOut) {
+  auto s = fast_settings();
+  AgentConf bad = fake_agent("broken");
+  bad.extra = "special = FAST";
+  s.agents = {bad, fake_agent("good")};
+  SchedulerHarness h(s);
+  h.start();
+  long long g = h.queue("good", "x");
+  long long b = h.queue("broken", "x");
+  ASSERT_TRUE(h.wait_ended(g, 10s) && h.wait_ended(b, 10s)) << h.log();
+  EXPECT_EQ(h.endtext(g), "Completed");
+  EXPECT_TRUE(contains(h.endtext(b), "no agent type 'broken'")) << h.endtext(b);
+  std::string log = h.log();
+  EXPECT_TRUE(contains(log, "agents/broken.conf:")) << log;
+  EXPECT_FALSE(numbers(log, R"(agents/broken\.conf:(\d+):)").empty()) << log;
+  EXPECT_TRUE(contains(log, "left out")) << log;
+}
+
+}  // namespace
