@@ -1,0 +1,136 @@
+// The scheduler process itself (SPEC §4, §6): crash recovery and --reset, one scheduler per
+// pidfile and per database, and the signals TERM, QUIT and HUP.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include "scheduler_test_util.hpp"
+
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+std::string pk(long long v) {
+  return std::to_string(v);
+}
+
+TEST(SchedulerRecovery, StepRunningWhenTheSchedulerWasKilledRunsAgainAndCompletesOnce) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  auto s = fast_settings();
+  s.heartbeat_timeout = 30;
+  s.agents = {fake_agent("long", "--work-ms=3000 --record=" + record)};
+  SchedulerHarness h(s);
+  h.start();
+  long long jq = h.queue("long", "data");
+  ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
+  ASSERT_TRUE(eventually([&] { return records(record).size() == 1; }, 10s));
+  pid_t old_agent = records(record)[0].pid;
+  h.stop(SIGKILL);  // the scheduler alone: its agent is in a process group of its own
+  EXPECT_EQ(h.column(jq, "jq_endtime"), "");
+  h.start();
+  ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(jq), "Completed");
+  EXPECT_EQ(h.end_bits(jq), 1);  // completed, and never also failed
+  EXPECT_FALSE(process_alive(old_agent));
+  auto rec = records(record);
+  ASSERT_EQ(rec.size(), 2u);
+  EXPECT_NE(rec[1].pid, old_agent);
+  EXPECT_EQ(rec[1].line, "data");
+  EXPECT_TRUE(contains(h.log(), "queued again")) << h.log();
+  EXPECT_EQ(h.items(jq), 1);
+}
+
+TEST(SchedulerRecovery, ResetReleasesPausedSteps) {
+  auto s = fast_settings();
+  s.heartbeat_timeout = 30;
+  s.agents = {fake_agent("w", "--work-ms=800")};
+  SchedulerHarness h(s);
+  h.start();
+  long long paused = h.queue("w", "p");
+  ASSERT_TRUE(h.wait_started(paused, 30s)) << h.log();
+  ASSERT_EQ(h.control("pause " + pk(paused)).back(), "end");
+  ASSERT_TRUE(eventually([&] { return h.endtext(paused) == "Paused"; }, 10s));
+  h.stop(SIGKILL);
+  // Without --reset a paused step stays paused; the others run.
+  h.start();
+  long long other = h.queue("w", "o");
+  ASSERT_TRUE(h.wait_ended(other, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(paused), "Paused");
+  h.stop(SIGKILL);
+  h.start({"--reset"});
+  ASSERT_TRUE(h.wait_ended(paused, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(paused), "Completed");
+}
+
+TEST(SchedulerRecovery, SecondSchedulerWithTheSamePidfileRefuses) {
+  TempDir dir;
+  std::string pidfile = dir.path() + "/scheduler.pid";
+  auto s = fast_settings();
+  SchedulerHarness h(s);
+  h.start({"--pidfile", pidfile});
+  ASSERT_TRUE(wait_serving(h)) << h.log();
+  auto r =
+      h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr", "--pidfile", pidfile});
+  EXPECT_EQ(r.exit_code(), 5) << r.output;
+  EXPECT_TRUE(contains(r.output, "pidfile")) << r.output;
+}
+
+TEST(SchedulerRecovery, SecondSchedulerOnTheSameDatabaseRefuses) {
+  SchedulerHarness h(fast_settings());
+  h.start();
+  ASSERT_TRUE(wait_serving(h)) << h.log();
+  auto r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr"});
+  EXPECT_EQ(r.exit_code(), 5) << r.output;
+  EXPECT_TRUE(contains(r.output, "another scheduler")) << r.output;
+}
+
+TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("one", "--work-ms=1000", 1)};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("one", "a");
+  long long b = h.queue("one", "b");
+  ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  h.stop(SIGTERM, 30s);
+  ASSERT_TRUE(h.last_status().has_value());
+  EXPECT_TRUE(WIFEXITED(*h.last_status()) && WEXITSTATUS(*h.last_status()) == 0) << h.log();
+  EXPECT_EQ(h.endtext(a), "Completed");
+  EXPECT_EQ(h.column(b, "jq_starttime"), "");
+  EXPECT_EQ(h.column(b, "jq_endtime"), "");
+}
+
+TEST(SchedulerRecovery, QuitKillsTheAgentsAndFailsTheirSteps) {
+  auto s = fast_settings();
+  s.heartbeat_timeout = 30;
+  s.agents = {fake_agent("hang", "--hang")};
+  SchedulerHarness h(s);
+  h.start();
+  long long jq = h.queue("hang", "x");
+  ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
+  pid_t pid = agent_pid(h, jq);
+  h.stop(SIGQUIT, 30s);
+  ASSERT_TRUE(h.last_status().has_value());
+  EXPECT_EQ(h.end_bits(jq), 2);
+  EXPECT_TRUE(contains(h.endtext(jq), "QUIT")) << h.endtext(jq);
+  EXPECT_TRUE(eventually([&] { return !process_alive(pid); }, 5s));
+}
+
+TEST(SchedulerRecovery, HupReloadsTheConfiguration) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("first")};
+  SchedulerHarness h(s);
+  h.start();
+  ASSERT_TRUE(wait_serving(h));
+  h.settings().agents.push_back(fake_agent("second"));
+  h.write_conf();
+  h.process()->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return contains(h.log(), "configuration reloaded"); }, 10s));
+  long long jq = h.queue("second", "x");
+  ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(jq), "Completed");
+}
+
+}  // namespace
