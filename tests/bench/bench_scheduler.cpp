@@ -1,0 +1,196 @@
+// bench_scheduler: issue 4's two measurements of the scheduler, built but not run by CTest.
+//   (a) latency from the INSERT of a step (clock_timestamp() in the inserting transaction, which
+//       commits right after) to the moment its agent writes OK: the agent is this program in
+//       agent mode, writing CLOCK_REALTIME in ns to a file just before its OK. One step at a
+//       time on an idle scheduler (poll_interval 60 s: NOTIFY does the waking); median and p90.
+//   (b) throughput: one-line plain steps of fake_agent --ok completed per second (500 steps
+//       queued in one INSERT, host max 8), against how many times per second the same binary
+//       can merely be spawned and waited for (sequentially, and 8 at a time), as ratios.
+// Usage: bench_scheduler [samples (50)] [steps (500)]. Needs JOBLINE_BUILD_DIR,
+// JOBLINE_SOURCE_DIR and JOBLINE_TEST_STATE (docs/testing.md); starts the pg fixture when it
+// is not up (and stops it again).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "scheduler_harness.hpp"
+#include "support.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+long long realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// Agent mode: `bench_scheduler --agent=<dir> --scheduler_start ... --jqId=N ...`. Writes the
+// time to <dir>/<N>, says OK, acknowledges every line with OK, exits 0 at EOF.
+int agent_main(int argc, char** argv) {
+  std::string dir = std::string(argv[1]).substr(8), jq = "0";
+  for (int i = 2; i < argc; ++i)
+    if (std::string_view(argv[i]).rfind("--jqId=", 0) == 0) jq = argv[i] + 7;
+  std::string stamp = std::to_string(realtime_ns()) + "\n";
+  std::ofstream(dir + "/" + jq + ".tmp") << stamp;
+  std::filesystem::rename(dir + "/" + jq + ".tmp", dir + "/" + jq);
+  std::cout << "OK" << std::endl;
+  for (std::string line; std::getline(std::cin, line);) std::cout << "OK" << std::endl;
+  return 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+void latency(int samples, const std::string& self) {
+  test::TempDir dir;
+  test::SchedulerSettings s;
+  s.poll_interval = 60;
+  s.heartbeat_timeout = 600;
+  s.agents = {test::AgentConf{"stamp", self + " --agent=" + dir.path(), -1, "", false, ""}};
+  test::SchedulerHarness h(s);
+  h.start();
+  if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
+    throw std::runtime_error("the scheduler did not start:\n" + h.log());
+  std::vector<double> ms;
+  for (int i = 0; i < samples; ++i) {
+    auto row = h.db().rows(
+        "SELECT queue_step(queue_job('bench'), 'stamp', 'x'), "
+        "(extract(epoch FROM clock_timestamp()) * 1e9)::bigint");
+    auto bar = row.at(0).find('|');
+    long long jq = std::stoll(row[0].substr(0, bar));
+    long long inserted = std::stoll(row[0].substr(bar + 1));
+    std::string file = dir.path() + "/" + std::to_string(jq);
+    if (!test::eventually([&] { return std::filesystem::exists(file); }, 30s))
+      throw std::runtime_error("step " + std::to_string(jq) + " never said OK:\n" + h.log());
+    long long ok = 0;
+    std::ifstream(file) >> ok;
+    ms.push_back(static_cast<double>(ok - inserted) / 1e6);
+    if (!h.wait_ended(jq, 30s)) throw std::runtime_error("step did not end:\n" + h.log());
+  }
+  fmt::print("(a) INSERT -> agent's first OK, {} steps one at a time:\n", samples);
+  fmt::print("    median {:.2f} ms   p90 {:.2f} ms   min {:.2f} ms   max {:.2f} ms\n",
+             percentile(ms, 0.5), percentile(ms, 0.9), *std::min_element(ms.begin(), ms.end()),
+             *std::max_element(ms.begin(), ms.end()));
+}
+
+// Spawns `argv` `n` times, `parallel` at a time, each with stdin /dev/null; returns per second.
+double spawn_rate(const std::vector<std::string>& args, int n, int parallel) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  auto t0 = Clock::now();
+  int running = 0, started = 0;
+  while (started < n || running > 0) {
+    while (started < n && running < parallel) {
+      pid_t pid;
+      if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+        throw std::runtime_error("posix_spawn failed");
+      ++started;
+      ++running;
+    }
+    int status = 0;
+    if (::wait(&status) > 0) --running;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  return n / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void throughput(int steps) {
+  std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
+  test::SchedulerSettings s;
+  s.heartbeat_timeout = 600;
+  s.hosts[0].max = 8;
+  s.agents = {test::fake_agent("ok", "--ok")};
+  test::SchedulerHarness h(s);
+  h.start();
+  if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
+    throw std::runtime_error("the scheduler did not start:\n" + h.log());
+  auto t0 = Clock::now();
+  h.db().query(fmt::format(
+      "SELECT count(queue_step(queue_job('bench'), 'ok', 'x' || g)) FROM generate_series(1, {}) g",
+      steps));
+  std::string done;
+  bool ok = test::eventually(
+      [&] {
+        done = h.db().query(
+            "SELECT count(*) FILTER (WHERE jq_endtime IS NOT NULL) || '/' || "
+            "count(*) FILTER (WHERE jq_endtext = 'Completed') FROM jobqueue");
+        return done.rfind(std::to_string(steps) + "/", 0) == 0;  // every step ended
+      },
+      600s);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!ok || done != fmt::format("{}/{}", steps, steps))
+    throw std::runtime_error("not all steps completed (ended/completed " + done + ")");
+  double rate = steps / secs;
+  std::vector<std::string> argv{fake, "--ok", "--scheduler_start"};
+  double seq = spawn_rate(argv, steps, 1), par = spawn_rate(argv, steps, 8);
+  fmt::print("(b) {} one-line steps of fake_agent --ok, host max 8: {:.2f} s = {:.1f} steps/s\n",
+             steps, secs, rate);
+  fmt::print("    bare spawn+wait of the same binary: {:.1f}/s sequential, {:.1f}/s 8 at a time\n",
+             seq, par);
+  fmt::print("    ratio steps/s : spawns/s = {:.3f} (sequential), {:.3f} (8 at a time)\n",
+             rate / seq, rate / par);
+}
+
+bool start_pg() {
+  std::string state = std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg";
+  if (std::filesystem::exists(state + "/conninfo")) return false;
+  auto r = test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "start", state});
+  if (r.exit_code() != 0) throw std::runtime_error("cannot start the pg fixture:\n" + r.output);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]).rfind("--agent=", 0) == 0)
+    return agent_main(argc, argv);
+  for (const char* var : {"JOBLINE_BUILD_DIR", "JOBLINE_SOURCE_DIR", "JOBLINE_TEST_STATE"}) {
+    if (!std::getenv(var)) {
+      std::cerr << "bench_scheduler: set " << var << " (docs/testing.md)\n";
+      return 2;
+    }
+  }
+  int samples = argc > 1 ? std::atoi(argv[1]) : 50;
+  int steps = argc > 2 ? std::atoi(argv[2]) : 500;
+  bool started = false;
+  try {
+    started = start_pg();
+    latency(samples, std::filesystem::canonical("/proc/self/exe").string());
+    throughput(steps);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_scheduler: " << e.what() << "\n";
+    if (started)
+      test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
+                 std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});
+    return 1;
+  }
+  if (started)
+    test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
+               std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});
+  return 0;
+}
