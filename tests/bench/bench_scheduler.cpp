@@ -1,7 +1,7 @@
 // bench_scheduler: issue 4's two measurements of the scheduler, built but not run by CTest.
 //   (a) latency from the INSERT of a step (clock_timestamp() in the inserting transaction, which
-//       commits right after) to the moment its agent writes OK: the agent is this program in
-//       agent mode, writing CLOCK_REALTIME in ns to a file just before its OK. One step at a
+//       commits right after) to the moment its agent writes OK: the agent is stamp_agent (libc
+//       only), writing CLOCK_REALTIME in ns to a file just before its OK. One step at a
 //       time on an idle scheduler (poll_interval 60 s: NOTIFY does the waking); median and p90.
 //   (b) throughput: one-line plain steps of fake_agent --ok completed per second (500 steps
 //       queued in one INSERT, host max 8), against how many times per second the same binary
@@ -35,38 +35,19 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-long long realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
-
-// Agent mode: `bench_scheduler --agent=<dir> --scheduler_start ... --jqId=N ...`. Writes the
-// time to <dir>/<N>, says OK, acknowledges every line with OK, exits 0 at EOF.
-int agent_main(int argc, char** argv) {
-  std::string dir = std::string(argv[1]).substr(8), jq = "0";
-  for (int i = 2; i < argc; ++i)
-    if (std::string_view(argv[i]).rfind("--jqId=", 0) == 0) jq = argv[i] + 7;
-  std::string stamp = std::to_string(realtime_ns()) + "\n";
-  std::ofstream(dir + "/" + jq + ".tmp") << stamp;
-  std::filesystem::rename(dir + "/" + jq + ".tmp", dir + "/" + jq);
-  std::cout << "OK" << std::endl;
-  for (std::string line; std::getline(std::cin, line);) std::cout << "OK" << std::endl;
-  return 0;
-}
-
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
 }
 
-void latency(int samples, const std::string& self) {
+void latency(int samples) {
+  std::string agent = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
   test::SchedulerSettings s;
   s.poll_interval = 60;
   s.heartbeat_timeout = 600;
-  s.agents = {test::AgentConf{"stamp", self + " --agent=" + dir.path(), -1, "", false, ""}};
+  s.agents = {test::AgentConf{"stamp", agent + " " + dir.path(), -1, "", false, ""}};
   test::SchedulerHarness h(s);
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
@@ -167,8 +148,6 @@ bool start_pg() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string_view(argv[1]).rfind("--agent=", 0) == 0)
-    return agent_main(argc, argv);
   for (const char* var : {"JOBLINE_BUILD_DIR", "JOBLINE_SOURCE_DIR", "JOBLINE_TEST_STATE"}) {
     if (!std::getenv(var)) {
       std::cerr << "bench_scheduler: set " << var << " (docs/testing.md)\n";
@@ -180,7 +159,7 @@ int main(int argc, char** argv) {
   bool started = false;
   try {
     started = start_pg();
-    latency(samples, std::filesystem::canonical("/proc/self/exe").string());
+    latency(samples);
     throughput(steps);
   } catch (const std::exception& e) {
     std::cerr << "bench_scheduler: " << e.what() << "\n";
