@@ -84,20 +84,25 @@ void status(Scheduler& s, const InterfaceActions& a, const std::vector<std::stri
 void step_command(Scheduler& s, const std::string& cmd, const std::vector<std::string>& w,
                   Reply& r) {
   std::string error;
-  auto pk = w.size() > 1 ? number(w[1]) : std::nullopt;
+  // Arguments as numbers up front: -1 when absent or not a number (no step has pk -1).
+  long long pk = w.size() > 1 ? number(w[1]).value_or(-1) : -1;
+  std::optional<long long> second = w.size() > 2 ? number(w[2]) : std::nullopt;
+  int n = second ? static_cast<int>(*second) : 0;
   bool ok = false;
-  if (cmd == "kill" && pk && w.size() == 3) {
-    ok = s.kill(*pk, w[2], error);
-  } else if (cmd == "pause" && pk && w.size() == 2) {
-    ok = s.pause(*pk, error);
-  } else if (cmd == "restart" && pk && w.size() == 2) {
-    ok = s.restart(*pk, error);
-  } else if (cmd == "priority" && pk && w.size() == 3 && number(w[2])) {
-    ok = s.set_priority(*pk, static_cast<int>(*number(w[2])), error);
-  } else if (cmd == "verbose" && pk && w.size() == 3 && number(w[2])) {
-    ok = s.set_verbose(*pk, static_cast<int>(*number(w[2])), error);
-  } else if (cmd == "verbose" && pk && w.size() == 2) {
-    log::set_verbose(static_cast<int>(*pk));
+  if (pk < 0) {
+    error = fmt::format("invalid {} command: \"{}\"", cmd, fmt::join(w, " "));
+  } else if (cmd == "kill" && w.size() == 3) {
+    ok = s.kill(pk, w[2], error);
+  } else if (cmd == "pause" && w.size() == 2) {
+    ok = s.pause(pk, error);
+  } else if (cmd == "restart" && w.size() == 2) {
+    ok = s.restart(pk, error);
+  } else if (cmd == "priority" && w.size() == 3 && second) {
+    ok = s.set_priority(pk, n, error);
+  } else if (cmd == "verbose" && w.size() == 3 && second) {
+    ok = s.set_verbose(pk, n, error);
+  } else if (cmd == "verbose" && w.size() == 2) {
+    log::set_verbose(static_cast<int>(pk));
     ok = true;
   } else {
     error = fmt::format("invalid {} command: \"{}\"", cmd, fmt::join(w, " "));
@@ -151,7 +156,7 @@ Reply run_command(Scheduler& s, const InterfaceActions& a, std::string_view line
   } else if (cmd == "reload") {
     if (a.reload) a.reload();
   } else if (cmd == "database") {
-    s.request_poll();
+    s.request_poll(true);
   } else if (cmd == "verbose" && w.size() == 1) {
     r.lines.push_back(fmt::format("level: {}", log::verbose()));
   } else {

@@ -51,17 +51,20 @@ UPDATE jobqueue SET jq_starttime = coalesce(jq_starttime, now()), jq_endtext = '
 // $1 jq_pk, $2 items.
 inline constexpr const char* kItems = "UPDATE jobqueue SET jq_itemsprocessed = $2 WHERE jq_pk = $1";
 
-// $1 jq_pk, $2 items.
+// $1 jq_pk, $2 items. Returns whether other steps depend on it.
 inline constexpr const char* kCompleteStep = R"(
 UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = jq_end_bits | 1, jq_endtext = 'Completed',
        jq_schedinfo = NULL, jq_itemsprocessed = $2
- WHERE jq_pk = $1)";
+ WHERE jq_pk = $1
+RETURNING EXISTS (SELECT 1 FROM jobdepends WHERE jdep_jq_depends_fk = $1))";
 
-// $1 jq_pk, $2 items, $3 end text. Also for steps not in memory (kill by jq_pk).
+// $1 jq_pk, $2 items, $3 end text. Also for steps not in memory (kill by jq_pk). Returns
+// whether other steps depend on it (no row when it had ended already).
 inline constexpr const char* kFailStep = R"(
 UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = jq_end_bits | 2, jq_endtext = $3,
        jq_schedinfo = NULL, jq_itemsprocessed = greatest(jq_itemsprocessed, $2)
- WHERE jq_pk = $1 AND jq_endtime IS NULL)";
+ WHERE jq_pk = $1 AND jq_endtime IS NULL
+RETURNING EXISTS (SELECT 1 FROM jobdepends WHERE jdep_jq_depends_fk = $1))";
 
 // $1 jq_pk. A paused step keeps its start time; one not started yet is held by its text.
 inline constexpr const char* kPauseStep =

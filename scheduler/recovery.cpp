@@ -40,7 +40,8 @@ int recover_steps(Database& db, const Config& config, bool reset) {
   for (int i = 0; i < orphans.rows(); ++i) {
     long long pk = orphans.get_long(i, 0);
     kill_leftover(config, pk, orphans.get(i, 1));
-    pks += (i ? "," : "") + std::to_string(pk);
+    if (i) pks += ',';
+    pks += std::to_string(pk);
   }
   pks += "}";
   QueryResult requeued = db.exec_blocking(sql::kRequeue, {pks, reset ? "true" : "false"});

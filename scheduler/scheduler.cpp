@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "launch.hpp"
 #include "queue_sql.hpp"
@@ -42,7 +43,16 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::start() {
-  db_.listen(sql::kChannel, [this](const std::string&) { request_poll(); });
+  db_.listen(sql::kChannel, [this](const std::string& payload) { on_notify(payload); });
+  request_poll(true);
+}
+
+// A step was queued, re-opened or ended. The ends this scheduler wrote itself are handled
+// when their UPDATE answers (a poll only if the step has dependents).
+void Scheduler::on_notify(const std::string& payload) {
+  long long pk = 0;
+  std::from_chars(payload.data(), payload.data() + payload.size(), pk);
+  if (ended_by_us_.erase(pk)) return;
   request_poll();
 }
 
@@ -53,13 +63,17 @@ Job* Scheduler::find(long long jq_pk) {
 
 std::string Scheduler::pks_in_memory() const {
   std::string out = "{";
-  for (const auto& [pk, job] : jobs_) out += (out.size() > 1 ? "," : "") + str(pk);
+  for (const auto& [pk, job] : jobs_) {
+    if (out.size() > 1) out += ',';
+    out += str(pk);
+  }
   return out + "}";
 }
 
 // ---- Picking work ---------------------------------------------------------------------------
 
-void Scheduler::request_poll() {
+void Scheduler::request_poll(bool dependents) {
+  dependents_due_ = dependents_due_ || dependents;
   if (closing_) return;
   if (poll_running_) {
     poll_again_ = true;
@@ -71,17 +85,28 @@ void Scheduler::request_poll() {
 void Scheduler::poll_now() {
   poll_running_ = true;
   poll_again_ = false;
-  poll_timer_ = Source::timer(config_->poll_interval, [this] { request_poll(); });
-  db_.query(sql::kFailDependents, {pks_in_memory()}, [](const QueryResult& r) {
-    if (!r.ok())
-      log::error("cannot fail the dependents of failed steps: {}", r.error());
-    else if (r.affected() > 0)
-      log::note("{} step(s) failed: dependency failed", r.affected());
+  poll_timer_ = Source::timer(config_->poll_interval, [this] {
+    ended_by_us_.clear();  // (an end whose NOTIFY never came: nothing is lost by forgetting)
+    request_poll(true);
   });
+  // Open steps behind a failed prerequisite fail first (only when a failure may be new: at
+  // start, after a failure, on `database` and at the fallback poll).
+  if (dependents_due_) {
+    dependents_due_ = false;
+    db_.query(sql::kFailDependents, {pks_in_memory()}, [](const QueryResult& r) {
+      if (!r.ok())
+        log::error("cannot fail the dependents of failed steps: {}", r.error());
+      else if (r.affected() > 0)
+        log::note("{} step(s) failed: dependency failed", r.affected());
+    });
+  }
   int limit = 0;
   for (const auto& h : config_->hosts) limit += h.max;
-  db_.query(sql::kReadySteps, {pks_in_memory(), str(std::max(limit, 1) * 4 + 16)},
-            [this](const QueryResult& r) { on_ready_steps(r); });
+  limit = std::max(limit, 1) * 4 + 16;
+  db_.query(sql::kReadySteps, {pks_in_memory(), str(limit)}, [this, limit](const QueryResult& r) {
+    more_ready_ = r.ok() && r.rows() >= limit;
+    on_ready_steps(r);
+  });
 }
 
 void Scheduler::on_ready_steps(const QueryResult& r) {
@@ -330,8 +355,14 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
     log::note("JOB[{}] completed", pk);
   else
     log::error("JOB[{}] failed: {}", pk, message);
-  auto report = [pk](const QueryResult& r) {
-    if (!r.ok()) log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
+  // Its NOTIFY is ours; its dependents (the UPDATE says whether there are any) may be ready
+  // now, or fail with it.
+  ended_by_us_.insert(pk);
+  auto report = [this, pk, ok](const QueryResult& r) {
+    if (!r.ok())
+      log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
+    else if (r.rows() > 0 && r.get(0, 0) == "t")
+      request_poll(!ok);
   };
   if (ok) {
     db_.query(sql::kCompleteStep, {str(pk), std::to_string(job.items)}, report);
@@ -340,7 +371,6 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
     for (auto& a : agents_)
       if (a->jq_pk() == pk) a->kill("step failed: " + message);
   }
-  if (!ok) request_poll();  // fails its dependents
   request_dispatch();
 }
 
@@ -353,7 +383,7 @@ void Scheduler::settle(long long jq_pk) {
 
 void Scheduler::forget_job(long long jq_pk) {
   jobs_.erase(jq_pk);
-  request_poll();  // dependents may be ready now
+  if (more_ready_) request_poll();  // the last poll left ready steps behind
   check_shutdown();
 }
 
@@ -448,7 +478,7 @@ bool Scheduler::kill(long long jq_pk, const std::string& message, std::string& e
   }
   db_.query(sql::kFailStep, {str(jq_pk), "0", text}, [this, jq_pk](const QueryResult& r) {
     if (!r.ok()) log::error("JOB[{}]: cannot record the kill: {}", jq_pk, r.error());
-    request_poll();
+    request_poll(true);  // its dependents fail with it
   });
   return true;
 }

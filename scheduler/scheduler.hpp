@@ -52,8 +52,9 @@ class Scheduler final : public AgentListener {
 
   // LISTENs for new steps, arms the fallback poll and polls once.
   void start();
-  // Looks at the queue now (coalesced with a poll already under way).
-  void request_poll();
+  // Looks at the queue now (coalesced with a poll already under way); `dependents` also fails
+  // the open steps behind a failed prerequisite first.
+  void request_poll(bool dependents = false);
 
   // TERM: start nothing new, let running agents finish. QUIT (force): kill them and fail
   // their steps. `on_done` runs once nothing is left to wait for.
@@ -86,6 +87,7 @@ class Scheduler final : public AgentListener {
 
  private:
   void poll_now();
+  void on_notify(const std::string& payload);
   void on_ready_steps(const QueryResult& result);
   void request_dispatch();
   void dispatch();
@@ -114,6 +116,9 @@ class Scheduler final : public AgentListener {
   std::map<std::string, std::string> invalid_;
   std::size_t rr_ = 0;  // round-robin start among hosts
   bool poll_running_ = false, poll_again_ = false;
+  bool dependents_due_ = false;      // run kFailDependents with the next poll
+  bool more_ready_ = false;          // the last poll returned as many steps as it asked for
+  std::set<long long> ended_by_us_;  // ends written here whose NOTIFY has not come back yet
   bool closing_ = false;
   std::function<void()> on_done_;
   Source poll_timer_, dispatch_idle_;

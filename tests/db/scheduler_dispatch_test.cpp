@@ -107,13 +107,13 @@ TEST(SchedulerDispatch, HigherPriorityFirstThenByAge) {
   h.start();
   auto first = h.queue("one", "blocker");
   ASSERT_TRUE(h.wait_started(first, 30s));
-  std::vector<long long> pks;
-  for (auto [arg, prio] : {std::pair{"p0", 0}, {"p5a", 5}, {"p5b", 5}, {"p1", 1}}) {
-    SchedulerHarness::Step st{"one", arg};
-    st.priority = prio;
-    pks.push_back(h.queue(st));
-  }
-  for (auto jq : pks) ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+  // One transaction, so all four are queued before the blocker can end.
+  auto pks = h.db().rows(
+      "SELECT queue_step(queue_job('t', NULL, p), 'one', a) "
+      "FROM (VALUES (1, 'p0', 0), (2, 'p5a', 5), (3, 'p5b', 5), (4, 'p1', 1)) v(i, a, p) "
+      "ORDER BY i");
+  ASSERT_EQ(pks.size(), 4u);
+  for (const auto& jq : pks) ASSERT_TRUE(h.wait_ended(std::stoll(jq), 30s)) << h.log();
   std::vector<std::string> order;
   for (const auto& r : records(record)) order.push_back(r.line);
   EXPECT_EQ(order, (std::vector<std::string>{"blocker", "p5a", "p5b", "p1", "p0"}));

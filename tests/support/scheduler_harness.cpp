@@ -230,8 +230,10 @@ RunResult SchedulerHarness::run(std::vector<std::string> args, std::chrono::mill
 
 long long SchedulerHarness::queue(const Step& step) {
   std::string deps = "{";
-  for (std::size_t i = 0; i < step.depends.size(); ++i)
-    deps += (i ? "," : "") + std::to_string(step.depends[i]);
+  for (std::size_t i = 0; i < step.depends.size(); ++i) {
+    if (i) deps += ',';
+    deps += std::to_string(step.depends[i]);
+  }
   deps += "}";
   std::string sql = fmt::format(
       "SELECT queue_step(queue_job('test', NULL, {}, NULL, NULL), {}, {}, '{}', {}, "
