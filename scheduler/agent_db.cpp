@@ -13,15 +13,7 @@ constexpr const char* kTimeout = "SELECT set_config('statement_timeout', $1, fal
 std::vector<std::string> row_lines(const QueryResult& r) {
   std::vector<std::string> lines;
   lines.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) {
-    agent::protocol::Row row;
-    for (int c = 0; c < r.columns(); ++c) {
-      agent::protocol::Field f{r.column_name(c), std::nullopt};
-      if (!r.is_null(i, c)) f.value = r.get(i, c);
-      row.fields.push_back(std::move(f));
-    }
-    lines.push_back(agent::protocol::format_row(row));
-  }
+  for (int i = 0; i < r.rows(); ++i) lines.push_back(agent::protocol::format_row(r.row(i)));
   return lines;
 }
 }  // namespace
@@ -30,15 +22,10 @@ AgentDb::AgentDb(std::string conninfo, std::chrono::milliseconds statement_timeo
     : conninfo_(std::move(conninfo)), timeout_(statement_timeout) {}
 
 void AgentDb::run(const std::string& sql, Reply reply) {
-  if (!db_ || !db_->connected()) {
-    try {
-      db_ = std::make_unique<Database>(conninfo_);
-      db_->connect();
-    } catch (const std::exception& e) {
-      db_.reset();
-      reply({}, e.what());
-      return;
-    }
+  if (!db_ || !db_->usable()) {
+    // Connected without blocking the loop; statements wait for it (or fail with its error).
+    db_ = std::make_unique<Database>(conninfo_);
+    db_->connect_async();
     db_->query(kTimeout, {std::to_string(timeout_.count()) + "ms"}, [](const QueryResult& r) {
       if (!r.ok()) log::error("DB: connection: cannot set statement_timeout: {}", r.error());
     });

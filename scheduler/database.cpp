@@ -48,6 +48,18 @@ long QueryResult::get_long(int row, int col, long fallback) const {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   return ec == std::errc() ? out : fallback;
 }
+agent::protocol::Row QueryResult::row(int row, int skip_from) const {
+  agent::protocol::Row out;
+  int n = skip_from < 0 ? columns() : std::min(skip_from, columns());
+  out.fields.reserve(static_cast<std::size_t>(n));
+  for (int c = 0; c < n; ++c) {
+    agent::protocol::Field f{column_name(c), std::nullopt};
+    if (!is_null(row, c)) f.value = get(row, c);
+    out.fields.push_back(std::move(f));
+  }
+  return out;
+}
+
 long QueryResult::affected() const {
   if (!res_) return 0;
   const char* n = PQcmdTuples(res_.get());
@@ -72,8 +84,50 @@ void Database::connect() {
     throw std::runtime_error("cannot connect to the database: " + msg);
   }
   PQsetnonblocking(conn_, 1);
+  watch_socket();
+}
+
+void Database::watch_socket() {
+  want_write_ = false;
   socket_watch_ =
       Source::watch_fd(PQsocket(conn_), G_IO_IN, [this](GIOCondition c) { return on_socket(c); });
+}
+
+void Database::connect_async(std::function<void(bool, const std::string&)> done) {
+  if (conn_) PQfinish(conn_);
+  on_connected_ = std::move(done);
+  connecting_ = true;
+  conn_ = PQconnectStart(conninfo_.c_str());
+  if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
+    poll_connect(PGRES_POLLING_FAILED);
+    return;
+  }
+  PQsetnonblocking(conn_, 1);
+  poll_connect(PGRES_POLLING_WRITING);  // libpq's protocol: start as if asked to write
+}
+
+// One step of libpq's connection state machine: wait for the socket as it asks, or finish.
+void Database::poll_connect(int status) {
+  if (status == PGRES_POLLING_OK) {
+    connecting_ = false;
+    watch_socket();
+    if (auto done = std::move(on_connected_)) done(true, "");
+    send_next();
+    return;
+  }
+  if (status == PGRES_POLLING_FAILED) {
+    std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    connecting_ = false;
+    if (auto done = std::move(on_connected_)) done(false, why);
+    fail_all("cannot connect to the database: " + why);
+    return;
+  }
+  auto cond = status == PGRES_POLLING_READING ? G_IO_IN : G_IO_OUT;
+  socket_watch_ = Source::watch_fd(PQsocket(conn_), cond, [this](GIOCondition) {
+    poll_connect(PQconnectPoll(conn_));
+    return false;  // poll_connect set up the next watch (or the normal one)
+  });
 }
 
 bool Database::connected() const {
@@ -124,7 +178,7 @@ std::string Database::literal(std::string_view text) const {
 }
 
 void Database::send_next() {
-  while (!busy_ && !queue_.empty()) {
+  while (!busy_ && !connecting_ && !queue_.empty()) {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     if (!connected()) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/protocol.hpp"
 #include "event_loop.hpp"
 
 struct pg_conn;
@@ -37,6 +38,9 @@ class QueryResult {
   bool is_null(int row, int col) const;
   std::string get(int row, int col) const;
   long get_long(int row, int col, long fallback = 0) const;
+  // Row `row` with its column names (NULL as nullopt), e.g. for a row line (SPEC §2.4);
+  // columns from `skip_from` on are left out.
+  agent::protocol::Row row(int row, int skip_from = -1) const;
   long affected() const;  // rows touched by UPDATE/INSERT/DELETE
 
  private:
@@ -56,7 +60,12 @@ class Database {
 
   // Connects (blocking, at startup only); throws std::runtime_error with libpq's message.
   void connect();
+  // Connects without blocking the loop (PQconnectStart/PQconnectPoll on the socket).
+  // Statements queued meanwhile are sent once connected, or fail with libpq's message;
+  // `done(ok, error)` (optional) runs first.
+  void connect_async(std::function<void(bool ok, const std::string& error)> done = {});
   bool connected() const;
+  bool usable() const { return connecting_ || connected(); }  // connected or on its way
   // Runs one statement now, blocking; only before the loop runs (startup, --init-db, locks).
   QueryResult exec_blocking(const std::string& sql, const Params& params = {});
 
@@ -84,6 +93,8 @@ class Database {
   void collect_results();
   void deliver_notifications();
   void fail_all(const std::string& why);
+  void poll_connect(int status);
+  void watch_socket();
 
   std::string conninfo_;
   pg_conn* conn_ = nullptr;
@@ -95,6 +106,8 @@ class Database {
   std::function<void(const std::string&)> on_broken_;
   Source socket_watch_;
   bool want_write_ = false;
+  bool connecting_ = false;
+  std::function<void(bool, const std::string&)> on_connected_;
 };
 
 }  // namespace sched

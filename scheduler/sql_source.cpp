@@ -1,5 +1,8 @@
-// SqlSource: a cursor per run on the source's own connection, fetched on demand.
+// SqlSource: a cursor per run on the source's own connection, fetched on demand. The rows
+// already fed live in a temporary table of that connection, not in the scheduler's memory.
 #include "sql_source.hpp"
+
+#include <set>
 
 #include "agent/protocol.hpp"
 #include "log.hpp"
@@ -7,10 +10,22 @@
 namespace sched {
 
 namespace {
-// The statements of a run; the query itself is the step's jq_args after JQ_SUBS.
+// The fed rows: 64-bit hashes of their text form, for the life of the step's connection.
+constexpr const char* kCreateFed =
+    "CREATE TEMP TABLE IF NOT EXISTS jobline_fed (h bigint PRIMARY KEY)";
+// The statements of a run; {} is the step's jq_args after JQ_SUBS. Every row comes with two
+// more columns, dropped before it is fed: whether it was fed already, and its hash.
+constexpr const char* kCheck = "PREPARE jobline_check AS ";
+constexpr const char* kUncheck = "DEALLOCATE jobline_check";
 constexpr const char* kBegin = "BEGIN";
-constexpr const char* kDeclare = "DECLARE jobline_feed NO SCROLL CURSOR FOR ";
+constexpr const char* kDeclare = R"(DECLARE jobline_feed NO SCROLL CURSOR FOR
+SELECT jobline_q.*, f.h IS NOT NULL AS jobline_was_fed, h.h AS jobline_hash
+  FROM ({}) jobline_q
+ CROSS JOIN LATERAL (SELECT hashtextextended(jobline_q::text, 0) AS h) h
+  LEFT JOIN jobline_fed f ON f.h = h.h)";
 constexpr const char* kFetch = "FETCH FORWARD {} FROM jobline_feed";
+constexpr const char* kRemember =
+    "INSERT INTO jobline_fed SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING";
 constexpr const char* kCommit = "COMMIT";
 }  // namespace
 
@@ -60,31 +75,56 @@ bool SqlSource::routed() const {
   return phase_ != Phase::NotStarted && router_.routes();
 }
 
-// Opens the connection (first run), then BEGIN and DECLARE; the first FETCH follows.
+// Opens the connection without blocking the loop (first run), then BEGIN and DECLARE; the
+// first FETCH follows.
 void SqlSource::start_run() {
   phase_ = Phase::Running;
   ++runs_;
   run_rows_ = run_new_ = run_skipped_ = 0;
+  fetching_ = true;  // until the DECLARE answers
+  if (db_ && db_->connected()) {
+    declare();
+    return;
+  }
+  db_ = std::make_unique<Database>(conninfo_);
+  db_->connect_async([this](bool ok, const std::string& error) {
+    if (!ok) {
+      fail("query failed: " + error);
+      return;
+    }
+    db_->query(kCreateFed, {}, [this](const QueryResult& r) {
+      if (!r.ok()) fail("query failed: cannot create the table of fed rows: " + r.error());
+    });
+    declare();
+  });
+}
+
+void SqlSource::declare() {
   std::string text;
   try {
-    if (!db_ || !db_->connected()) {
-      db_ = std::make_unique<Database>(conninfo_);
-      db_->connect();
-    }
     text = substitute(query_, subs_, [this](std::string_view v) { return db_->literal(v); });
   } catch (const std::exception& e) {
     fail(fmt::format("query failed: {}", e.what()));
     return;
   }
-  db_->query(kBegin, {});
-  fetching_ = true;
-  db_->query(kDeclare + text, {}, [this](const QueryResult& r) {
-    fetching_ = false;
-    if (!r.ok()) {
-      fail("query failed: " + r.error());
+  // The query as written is checked first, so that PostgreSQL's errors point into it rather
+  // than into the statement that wraps it.
+  db_->query(kCheck + text, {}, [this, text](const QueryResult& check) {
+    if (!check.ok()) {
+      fetching_ = false;
+      fail("query failed: " + check.error());
       return;
     }
-    maybe_fetch();
+    db_->query(kUncheck, {});
+    db_->query(kBegin, {});
+    db_->query(fmt::format(kDeclare, text), {}, [this](const QueryResult& r) {
+      fetching_ = false;
+      if (!r.ok()) {
+        fail("query failed: " + r.error());
+        return;
+      }
+      maybe_fetch();
+    });
   });
 }
 
@@ -109,8 +149,20 @@ void SqlSource::on_fetch(const QueryResult& r) {
     return;
   }
   std::size_t before = run_new_;
-  for (int i = 0; i < r.rows(); ++i) accept(r, i, column);
+  std::string fed = "{";
+  std::set<std::string> batch;  // identical rows within one FETCH are fed once
+  for (int i = 0; i < r.rows(); ++i) {
+    ++run_rows_;
+    std::string hash = r.get(i, r.columns() - 1);
+    if (r.get(i, r.columns() - 2) == "t" || !batch.insert(hash).second) continue;
+    if (!accept(r, i, column)) continue;
+    if (fed.size() > 1) fed += ',';
+    fed += hash;
+  }
   if (run_new_ > before) {
+    db_->query(kRemember, {fed + "}"}, [this](const QueryResult& res) {
+      if (!res.ok()) fail("query failed: cannot record the fed rows: " + res.error());
+    });
     rows_event_ = true;
     notify();
   }
@@ -123,27 +175,20 @@ void SqlSource::on_fetch(const QueryResult& r) {
   }
 }
 
-// One fetched row: fed once per step; skipped (for a later run) when its holder's queue is full.
-void SqlSource::accept(const QueryResult& r, int row, int column) {
-  ++run_rows_;
-  agent::protocol::Row fields;
-  fields.fields.reserve(static_cast<std::size_t>(r.columns()));
-  for (int c = 0; c < r.columns(); ++c) {
-    agent::protocol::Field f{r.column_name(c), std::nullopt};
-    if (!r.is_null(row, c)) f.value = r.get(row, c);
-    fields.fields.push_back(std::move(f));
-  }
-  std::string line = agent::protocol::format_row(fields);
-  std::uint64_t hash = FedSet::hash(line);
-  if (fed_.contains(hash)) return;
+// A fetched row not fed yet: queued for its holder, or skipped (for a later run) when that
+// queue is full. Returns whether it was queued.
+bool SqlSource::accept(const QueryResult& r, int row, int column) {
+  agent::protocol::Row fields = r.row(row, r.columns() - 2);
   std::optional<std::string_view> value;
   if (const auto& v = fields.fields[static_cast<std::size_t>(column)].value) value = *v;
-  if (!queues_.push(router_.holder(value), std::move(line))) {
+  std::string holder = router_.holder(value);
+  if (!queues_.push(holder, agent::protocol::format_row(fields))) {
     ++run_skipped_;
-    return;
+    return false;
   }
-  fed_.insert(hash);
   ++run_new_;
+  ++fed_;
+  return true;
 }
 
 // After an acknowledgement or the end of a cursor: fetch more, run again, or finish.

@@ -3,7 +3,9 @@
 // own connection (not the queue's), opens a NO SCROLL cursor in a transaction and FETCHes in
 // batches only while the queues run low, so memory stays bounded however many rows there are.
 // When every fed row is acknowledged it runs the query again; the step ends with the first run
-// that returns no row not already fed in this step (FedSet). Owned by its Job.
+// that returns no row not already fed in this step. The fed rows are remembered as 64-bit
+// hashes in a temporary table of the source's connection, so the scheduler's memory stays flat
+// however many rows a step feeds. Owned by its Job.
 //
 //   NotStarted --first take() (an agent said OK)--> Running (cursor open, fetching on demand)
 //   Running --cursor drained--> Draining (rows out with agents) --all acknowledged-->
@@ -24,7 +26,6 @@
 #include "data_source.hpp"
 #include "database.hpp"
 #include "event_loop.hpp"
-#include "fed_set.hpp"
 #include "jq_subs.hpp"
 #include "router.hpp"
 #include "row_queues.hpp"
@@ -59,15 +60,16 @@ class SqlSource final : public DataSource {
   std::size_t available(const std::string& host) const override;
   bool routed() const override;
 
-  std::size_t fed() const { return fed_.size(); }
+  std::size_t fed() const { return fed_; }
   std::size_t runs() const { return runs_; }
 
  private:
   enum class Phase { NotStarted, Running, Draining, Finished, Failed };
   void start_run();
+  void declare();
   void maybe_fetch();
   void on_fetch(const QueryResult& r);
-  void accept(const QueryResult& r, int row, int column);
+  bool accept(const QueryResult& r, int row, int column);
   void after_progress();
   void fail(const std::string& message);
   void finish();
@@ -82,7 +84,7 @@ class SqlSource final : public DataSource {
   Phase phase_ = Phase::NotStarted;
   bool fetching_ = false;
   RowQueues queues_;
-  FedSet fed_;
+  std::size_t fed_ = 0;  // rows fed in this step
   std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;

@@ -1,10 +1,8 @@
-// RowQueues and FedSet, the bookkeeping of SQL-fed steps: per-host bounded queues, the
-// any-host queue, give-back to the front, and the set of fed row hashes.
+// RowQueues, the bookkeeping of SQL-fed steps: per-host bounded queues, the
+// any-host queue, give-back to the front.
 #include "row_queues.hpp"
 
 #include <gtest/gtest.h>
-
-#include "fed_set.hpp"
 
 namespace {
 
@@ -50,18 +48,6 @@ TEST(RowQueues, GivenBackRowReturnsToTheFrontOfItsQueue) {
   auto second = q.take("h1");
   q.done(*second);
   EXPECT_EQ(q.out(), 1u);
-}
-
-TEST(FedSet, InsertsOnceAndGrows) {
-  sched::FedSet s;
-  for (std::uint64_t i = 0; i < 100000; ++i) ASSERT_TRUE(s.insert(i * 0x9e3779b97f4a7c15ull));
-  for (std::uint64_t i = 0; i < 100000; ++i) ASSERT_FALSE(s.insert(i * 0x9e3779b97f4a7c15ull));
-  EXPECT_EQ(s.size(), 100000u);
-  EXPECT_TRUE(s.contains(0));
-  EXPECT_FALSE(s.contains(12345));
-  EXPECT_LE(s.bytes(), 100000u * 8 * 4);
-  EXPECT_EQ(sched::FedSet::hash("a='1'"), sched::FedSet::hash("a='1'"));
-  EXPECT_NE(sched::FedSet::hash("a='1'"), sched::FedSet::hash("a='2'"));
 }
 
 }  // namespace
