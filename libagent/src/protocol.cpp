@@ -10,6 +10,7 @@
 //   numbers are decimal, without '+', range-checked;
 // - a free-text argument (log text, SQL, versions, JQ_SUBS values) is everything after the one
 //   space or tab that follows its keyword (or key), verbatim: further spaces belong to the text.
+#include <array>
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -56,7 +57,7 @@ std::string text_after(std::string_view after) {
 // Up to N numeric arguments; `count` is how many there were (N + 1 means "too many").
 template <std::size_t N>
 struct Args {
-  std::string_view items[N];
+  std::array<std::string_view, N> items{};
   std::size_t count = 0;
 };
 
@@ -65,11 +66,12 @@ Args<N> split_args(std::string_view after) {
   Args<N> args;
   for (after = skip_seps(after); !after.empty(); after = skip_seps(after)) {
     auto [token, rest] = split_token(after);
-    if (args.count == N) {
+    if (args.count >= N) {
       args.count = N + 1;
       break;
     }
-    args.items[args.count++] = token;
+    if constexpr (N > 0) args.items[args.count] = token;
+    ++args.count;
     after = rest;
   }
   return args;
