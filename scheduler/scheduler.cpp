@@ -179,10 +179,11 @@ std::size_t Scheduler::waiting_capacity(const Job& job, const std::string& host)
 void Scheduler::dispatch() {
   dispatch_idle_.reset();
   if (closing_) return;
-  // An exclusive step that runs keeps everything else waiting.
+  // An exclusive step that runs keeps everything else waiting (not while it is paused: a
+  // paused exclusive step never blocks the queue).
   for (const auto& [pk, job] : jobs_) {
     const AgentType* t = config_->agent(job->row.type);
-    if (t && t->has(kExclusive) && job->agents > 0) return;
+    if (t && t->has(kExclusive) && job->agents > 0 && job->state != JobState::Paused) return;
   }
   std::vector<Job*> order;
   for (auto& [pk, job] : jobs_)
@@ -217,7 +218,10 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
   }
   if (type->has(kExclusive)) {
     stop = true;  // nothing after an exclusive step starts while it waits or runs
-    if (job.agents > 0 || !agents_.empty()) return false;
+    // It waits until nothing runs (paused agents and agents finishing do not run).
+    bool running = std::any_of(agents_.begin(), agents_.end(),
+                               [](const auto& a) { return a->holds_slot(); });
+    if (job.agents > 0 || running) return false;
   }
   bool started = false;
   std::size_t n = config_->hosts.size();
@@ -445,6 +449,7 @@ bool Scheduler::pause(long long jq_pk, std::string& error) {
     job->log.write(log::Level::kNote, "Paused");
   }
   db_.query(sql::kPauseStep, {str(jq_pk)});
+  request_dispatch();  // its slots are free for others
   return true;
 }
 

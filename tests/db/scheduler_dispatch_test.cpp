@@ -61,6 +61,29 @@ TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue)
   EXPECT_TRUE(h.wait_ended(b, 30s));
 }
 
+TEST(SchedulerDispatch, PausedExclusiveStepDoesNotBlockTheQueue) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("norm", "--work-ms=100"),
+              fake_agent("excl", "--work-ms=60000 --heartbeat-ms=200", -1, "EXCLUSIVE")};
+  SchedulerHarness h(s);
+  h.start();
+  long long e = h.queue("excl", "e");
+  ASSERT_TRUE(h.wait_started(e, 30s)) << h.log();
+  // While it runs, nothing else starts.
+  long long a = h.queue("norm", "a");
+  ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(a) + "] taken"); }, 10s));
+  EXPECT_FALSE(h.wait_started(a, 1500ms)) << "a started beside a running exclusive step";
+  // Paused, it no longer holds the queue.
+  auto reply = h.control("pause " + pk(e));
+  EXPECT_EQ(reply.back(), "end") << joined(reply);
+  ASSERT_TRUE(h.wait_ended(a, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(a), "Completed");
+  EXPECT_EQ(h.column(e, "jq_endtime"), "") << "the paused exclusive step was ended";
+  h.control("kill " + pk(e) + " \"done\"");
+  ASSERT_TRUE(h.wait_ended(e, 30s));
+  EXPECT_EQ(h.endtext(e), "killed: done");
+}
+
 TEST(SchedulerDispatch, StepWaitsForItsPrerequisite) {
   auto s = fast_settings();
   s.agents = {fake_agent("w", "--work-ms=600")};
