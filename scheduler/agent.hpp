@@ -43,8 +43,8 @@ class Agent;
 // How an agent ended, as decided when its process exited.
 struct AgentOutcome {
   bool success = false;
-  std::string reason;  // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
-  bool fatal = false;  // the agent itself reported FATAL: the step fails without retry
+  std::string reason;    // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
+  bool fatal = false;    // the agent itself reported FATAL: the step fails without retry
   bool said_ok = false;  // it said its first OK (it ran; a failure is not its host's)
   int exit_code = -1;    // the process's exit code, -1 when a signal ended it
 };

@@ -219,8 +219,8 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
   if (type->has(kExclusive)) {
     stop = true;  // nothing after an exclusive step starts while it waits or runs
     // It waits until nothing runs (paused agents and agents finishing do not run).
-    bool running = std::any_of(agents_.begin(), agents_.end(),
-                               [](const auto& a) { return a->holds_slot(); });
+    bool running =
+        std::any_of(agents_.begin(), agents_.end(), [](const auto& a) { return a->holds_slot(); });
     if (job.agents > 0 || running) return false;
   }
   bool started = false;

@@ -9,10 +9,6 @@ namespace {
 using namespace test;
 using namespace std::chrono_literals;
 
-std::string pk(long long v) {
-  return std::to_string(v);
-}
-
 TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
   auto s = fast_settings();
   s.heartbeat_timeout = 0.5;

@@ -14,10 +14,6 @@ namespace {
 using namespace test;
 using namespace std::chrono_literals;
 
-std::string pk(long long v) {
-  return std::to_string(v);
-}
-
 // Whether step a started at or after step b ended (jobqueue timestamps).
 bool started_after_end(SchedulerHarness& h, long long a, long long b) {
   return h.db().query("SELECT (SELECT jq_starttime FROM jobqueue WHERE jq_pk = " + pk(a) +

@@ -11,10 +11,6 @@ namespace {
 using namespace test;
 using namespace std::chrono_literals;
 
-std::string pk(long long v) {
-  return std::to_string(v);
-}
-
 TEST(SchedulerRecovery, StepRunningWhenTheSchedulerWasKilledRunsAgainAndCompletesOnce) {
   TempDir dir;
   std::string record = dir.path() + "/record";

@@ -30,6 +30,11 @@ inline SchedulerSettings fast_settings() {
   return s;
 }
 
+// A jq_pk as text, for control commands and log matching.
+inline std::string pk(long long v) {
+  return std::to_string(v);
+}
+
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

@@ -213,7 +213,10 @@ class LineSplitter {
   void feed(std::string_view bytes, std::vector<Line>& out);
   // Bytes of an unfinished last line (what a writer killed mid-line left behind).
   std::string_view partial() const { return buf_; }
-  void clear_partial() { buf_.clear(); discarding_ = false; }
+  void clear_partial() {
+    buf_.clear();
+    discarding_ = false;
+  }
 
  private:
   std::size_t max_;

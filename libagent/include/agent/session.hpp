@@ -31,13 +31,13 @@ class Error : public std::runtime_error {
 
 // The options the scheduler passes to every agent (SPEC §5.3). Absent ones stay nullopt.
 struct SchedulerArgs {
-  bool scheduler_start = false;      // --scheduler_start
-  std::optional<long> job_id;        // --jobId=N   (job_pk)
-  std::optional<long> jq_id;         // --jqId=N    (jq_pk)
-  std::optional<long> user_id;       // --userID=N
-  std::optional<long> group_id;      // --groupID=N
-  std::optional<std::string> config; // --config=DIR  (also -c DIR)
-  std::optional<std::string> db;     // --db=CONNINFO (libagent's own, for standalone runs)
+  bool scheduler_start = false;       // --scheduler_start
+  std::optional<long> job_id;         // --jobId=N   (job_pk)
+  std::optional<long> jq_id;          // --jqId=N    (jq_pk)
+  std::optional<long> user_id;        // --userID=N
+  std::optional<long> group_id;       // --groupID=N
+  std::optional<std::string> config;  // --config=DIR  (also -c DIR)
+  std::optional<std::string> db;      // --db=CONNINFO (libagent's own, for standalone runs)
 };
 
 // Removes the scheduler's options from argv (both `--opt=v` and `--opt v` forms) and returns
