@@ -227,7 +227,11 @@ int main(int argc, char** argv) {
     return kUsage;
   }
   if (d.options.help) {
-    std::cout << d.options.help_text;
+    std::cout << d.options.help_text
+              << "\nExit status:\n"
+                 "  0 success, 1 a self-test failed, 2 usage error, 3 configuration error,\n"
+                 "  4 database error, 5 already running (pidfile, database lock or control\n"
+                 "  socket/port taken)\n";
     return kOk;
   }
   if (d.options.version) {
