@@ -39,14 +39,11 @@ TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
 }
 
 TEST(SchedulerControl, KillWithAMessage) {
-  auto s = fast_settings();
-  s.heartbeat_timeout = 30;
-  s.agents = {fake_agent("hang", "--hang")};
-  SchedulerHarness h(s);
-  h.start();
-  long long jq = h.queue("hang", "x");
-  ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
-  pid_t pid = agent_pid(h, jq);
+  HangingStep step;
+  auto& h = step.h;
+  long long jq = step.jq;
+  ASSERT_TRUE(step.pid > 0) << h.log();
+  pid_t pid = step.pid;
   auto reply = h.control("kill " + pk(jq) + " \"user asked\"");
   EXPECT_EQ(joined(reply), "received\nend\n");
   ASSERT_TRUE(h.wait_ended(jq, 10s));
@@ -84,14 +81,11 @@ TEST(SchedulerControl, PriorityReordersWaitingSteps) {
 }
 
 TEST(SchedulerControl, StatusListsTheStepAndItsAgent) {
-  auto s = fast_settings();
-  s.heartbeat_timeout = 30;
-  s.agents = {fake_agent("hang", "--hang")};
-  SchedulerHarness h(s);
-  h.start();
-  long long jq = h.queue("hang", "x");
-  ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
-  pid_t pid = agent_pid(h, jq);
+  HangingStep step;
+  auto& h = step.h;
+  long long jq = step.jq;
+  ASSERT_TRUE(step.pid > 0) << h.log();
+  pid_t pid = step.pid;
   std::string all = joined(h.control("status"));
   EXPECT_TRUE(contains(all, "job:" + pk(jq) + " status:JOB_STARTED type:hang")) << all;
   std::string one = joined(h.control("status " + pk(jq)));

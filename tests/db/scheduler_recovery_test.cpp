@@ -99,14 +99,11 @@ TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
 }
 
 TEST(SchedulerRecovery, QuitKillsTheAgentsAndFailsTheirSteps) {
-  auto s = fast_settings();
-  s.heartbeat_timeout = 30;
-  s.agents = {fake_agent("hang", "--hang")};
-  SchedulerHarness h(s);
-  h.start();
-  long long jq = h.queue("hang", "x");
-  ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
-  pid_t pid = agent_pid(h, jq);
+  HangingStep step;
+  auto& h = step.h;
+  long long jq = step.jq;
+  ASSERT_TRUE(step.pid > 0) << h.log();
+  pid_t pid = step.pid;
   h.stop(SIGQUIT, 30s);
   ASSERT_TRUE(h.last_status().has_value());
   EXPECT_EQ(h.end_bits(jq), 2);

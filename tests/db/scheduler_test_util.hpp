@@ -115,6 +115,26 @@ inline pid_t agent_pid(SchedulerHarness& h, long long jq_pk) {
   return static_cast<pid_t>(std::stol(info.substr(dot + 1)));
 }
 
+// A running scheduler with one step whose agent hangs after its OK (not killed for silence
+// within a test): the start of the control, status and QUIT tests.
+struct HangingStep {
+  SchedulerHarness h;
+  long long jq = 0;
+  pid_t pid = 0;
+
+  HangingStep() : h(settings()) {
+    h.start();
+    jq = h.queue("hang", "x");
+    if (h.wait_started(jq, 30s)) pid = agent_pid(h, jq);
+  }
+  static SchedulerSettings settings() {
+    auto s = fast_settings();
+    s.heartbeat_timeout = 30;
+    s.agents = {fake_agent("hang", "--hang")};
+    return s;
+  }
+};
+
 // Waits until the scheduler has started serving (its log says so).
 inline bool wait_serving(SchedulerHarness& h, std::chrono::milliseconds timeout = 30s) {
   return eventually([&] { return contains(h.log(), "scheduler started"); }, timeout);
