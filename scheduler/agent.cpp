@@ -154,6 +154,9 @@ void Agent::handle(const proto::AgentMessage& message) {
           if (m.level == proto::Level::Fatal) {
             fatal_ = true;
             if (failure_.empty()) failure_ = "FATAL: " + m.text;
+            last_error_ = "FATAL: " + m.text;
+          } else if (m.level == proto::Level::Error) {
+            last_error_ = "ERROR: " + m.text;
           }
           log_agent(levels[static_cast<int>(m.level)], m.text);
         } else if constexpr (std::is_same_v<T, msg::Db>) {
@@ -206,9 +209,11 @@ void Agent::handle_ok() {
 
 void Agent::send_item(const Item& item) {
   auto line = proto::format_data_line(item.line);
-  if (!line) {  // cannot be one line: treat it as done, and say why
-    log_agent(log::Level::kError, "data line skipped: it holds a newline or exceeds 64 KiB");
+  if (!line) {  // cannot be one line: the step fails, saying why (it is not fed again)
+    std::string why = unsendable(item.line, "a row line").value_or("a row line cannot be sent");
+    log_agent(log::Level::kError, why);
     source_->done(item);
+    listener_.on_agent_bad_data(*this, why);
     return;
   }
   in_flight_.push_back(item);
@@ -295,6 +300,7 @@ void Agent::on_exit(ExitStatus status) {
   AgentOutcome out;
   out.said_ok = said_ok_;
   out.exit_code = status.code;
+  out.last_error = last_error_;
   bool fossology = dialect_ == proto::Dialect::Fossology;
   if (state_ == AgentState::Failed) {
     out.reason = failure_;

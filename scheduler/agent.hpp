@@ -43,10 +43,11 @@ class Agent;
 // How an agent ended, as decided when its process exited.
 struct AgentOutcome {
   bool success = false;
-  std::string reason;    // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
-  bool fatal = false;    // the agent itself reported FATAL: the step fails without retry
-  bool said_ok = false;  // it said its first OK (it ran; a failure is not its host's)
-  int exit_code = -1;    // the process's exit code, -1 when a signal ended it
+  std::string reason;      // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
+  bool fatal = false;      // the agent itself reported FATAL: the step fails without retry
+  bool said_ok = false;    // it said its first OK (it ran; a failure is not its host's)
+  int exit_code = -1;      // the process's exit code, -1 when a signal ended it
+  std::string last_error;  // the agent's last `FATAL`/`ERROR` line ("ERROR: ..."), if any
 };
 
 // What an Agent tells its owner.
@@ -57,6 +58,8 @@ class AgentListener {
   virtual void on_agent_items(Agent& agent, std::uint64_t delta) = 0;  // items processed
   virtual void on_agent_db(Agent& agent, const std::string& sql) = 0;  // DB: request
   virtual void on_agent_subs(Agent& agent, const std::string& key, const std::string& value) = 0;
+  // A data item could not be sent (see unsendable()): the step fails with `why`.
+  virtual void on_agent_bad_data(Agent& agent, const std::string& why) = 0;
   virtual void on_agent_exit(Agent& agent, const AgentOutcome& outcome) = 0;  // may delete it
 };
 
@@ -131,6 +134,7 @@ class Agent {
   bool nokill_runtime_ = false;
   std::uint64_t heart_items_ = 0;
   std::string failure_;
+  std::string last_error_;  // the last FATAL/ERROR line, for the step's end text
   std::string tag_;
   Deadline startup_, heartbeat_;
   std::chrono::system_clock::time_point last_seen_wall_;

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "agent/protocol.hpp"
 
 namespace sched {
 
@@ -15,6 +18,19 @@ struct Item {
   std::uint64_t id = 0;
   std::string line;  // the data line, without '\n'
 };
+
+// Why `line` cannot be sent to an agent as one data line (SPEC §2: no '\n', at most 64 KiB),
+// or nullopt when it can.
+inline std::optional<std::string> unsendable(std::string_view line, std::string_view what) {
+  if (auto nl = line.find('\n'); nl != std::string_view::npos)
+    return std::string(what) + " cannot be sent as one data line: it holds a newline at byte " +
+           std::to_string(nl);
+  if (line.size() > agent::protocol::max_line_bytes)
+    return std::string(what) + " cannot be sent as one data line: it is " +
+           std::to_string(line.size()) + " bytes, over the limit of " +
+           std::to_string(agent::protocol::max_line_bytes);
+  return std::nullopt;
+}
 
 class DataSource {
  public:

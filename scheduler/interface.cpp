@@ -156,7 +156,7 @@ Reply run_command(Scheduler& s, const InterfaceActions& a, std::string_view line
   } else if (cmd == "reload") {
     if (a.reload) a.reload();
   } else if (cmd == "database") {
-    s.request_poll(true);
+    s.request_poll();
   } else if (cmd == "verbose" && w.size() == 1) {
     r.lines.push_back(fmt::format("level: {}", log::verbose()));
   } else {

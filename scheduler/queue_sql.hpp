@@ -25,22 +25,9 @@ SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_h
  ORDER BY j.job_priority DESC, jq.jq_pk
  LIMIT $2)";
 
-// Fails every open step whose prerequisite (transitively) failed. $1: jq_pks in memory.
-inline constexpr const char* kFailDependents = R"(
-WITH RECURSIVE doomed(pk) AS (
-  SELECT c.jq_pk FROM jobqueue c
-    JOIN jobdepends d ON d.jdep_jq_fk = c.jq_pk
-    JOIN jobqueue p ON p.jq_pk = d.jdep_jq_depends_fk
-   WHERE c.jq_endtime IS NULL AND p.jq_endtime IS NOT NULL AND (p.jq_end_bits & 2) <> 0
-  UNION
-  SELECT c.jq_pk FROM doomed
-    JOIN jobdepends d ON d.jdep_jq_depends_fk = doomed.pk
-    JOIN jobqueue c ON c.jq_pk = d.jdep_jq_fk
-   WHERE c.jq_endtime IS NULL)
-UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = jq_end_bits | 2,
-       jq_endtext = 'dependency failed', jq_schedinfo = NULL
- WHERE jq_pk IN (SELECT pk FROM doomed) AND NOT (jq_pk = ANY($1::int[]))
-   AND jq_endtime IS NULL)";
+// Whether a step has ended, and its end text. $1 jq_pk.
+inline constexpr const char* kStepEnd =
+    "SELECT jq_endtime IS NOT NULL, coalesce(jq_endtext, '') FROM jobqueue WHERE jq_pk = $1";
 
 // $1 jq_pk, $2 schedinfo (host.pid), $3 log path.
 inline constexpr const char* kStartStep = R"(

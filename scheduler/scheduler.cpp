@@ -44,16 +44,34 @@ Scheduler::~Scheduler() {
 
 void Scheduler::start() {
   db_.listen(sql::kChannel, [this](const std::string& payload) { on_notify(payload); });
-  request_poll(true);
+  request_poll();
 }
 
 // A step was queued, re-opened or ended. The ends this scheduler wrote itself are handled
-// when their UPDATE answers (a poll only if the step has dependents).
+// when their UPDATE answers (a poll only if the step has dependents); a step it holds that
+// something else ended (a failed prerequisite's trigger, SQL by hand) is let go.
 void Scheduler::on_notify(const std::string& payload) {
   long long pk = 0;
   std::from_chars(payload.data(), payload.data() + payload.size(), pk);
   if (ended_by_us_.erase(pk)) return;
+  if (Job* job = find(pk); job && !job->ending) check_ended_outside(pk);
   request_poll();
+}
+
+void Scheduler::check_ended_outside(long long jq_pk) {
+  db_.query(sql::kStepEnd, {str(jq_pk)}, [this, jq_pk](const QueryResult& r) {
+    Job* job = find(jq_pk);
+    if (!r.ok() || r.rows() == 0 || !job || job->ending || r.get(0, 0) != "t") return;
+    std::string text = r.get(0, 1);
+    log::warning("JOB[{}] ended outside the scheduler: {}", jq_pk, text);
+    job->ending = true;
+    job->state = JobState::Failed;
+    job->log.write(log::Level::kWarning, "ended outside the scheduler: " + text);
+    for (auto& a : agents_)
+      if (a->jq_pk() == jq_pk) a->kill("step ended outside the scheduler: " + text);
+    settle(jq_pk);
+    request_dispatch();
+  });
 }
 
 Job* Scheduler::find(long long jq_pk) {
@@ -72,8 +90,7 @@ std::string Scheduler::pks_in_memory() const {
 
 // ---- Picking work ---------------------------------------------------------------------------
 
-void Scheduler::request_poll(bool dependents) {
-  dependents_due_ = dependents_due_ || dependents;
+void Scheduler::request_poll() {
   if (closing_) return;
   if (poll_running_) {
     poll_again_ = true;
@@ -87,19 +104,8 @@ void Scheduler::poll_now() {
   poll_again_ = false;
   poll_timer_ = Source::timer(config_->poll_interval, [this] {
     ended_by_us_.clear();  // (an end whose NOTIFY never came: nothing is lost by forgetting)
-    request_poll(true);
+    request_poll();
   });
-  // Open steps behind a failed prerequisite fail first (only when a failure may be new: at
-  // start, after a failure, on `database` and at the fallback poll).
-  if (dependents_due_) {
-    dependents_due_ = false;
-    db_.query(sql::kFailDependents, {pks_in_memory()}, [](const QueryResult& r) {
-      if (!r.ok())
-        log::error("cannot fail the dependents of failed steps: {}", r.error());
-      else if (r.affected() > 0)
-        log::note("{} step(s) failed: dependency failed", r.affected());
-    });
-  }
   int limit = 0;
   for (const auto& h : config_->hosts) limit += h.max;
   limit = std::max(limit, 1) * 4 + 16;
@@ -212,6 +218,12 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     end_job(job, false, fmt::format("agent type '{}' is invalid: {}", type->name, bad->second));
     return false;
   }
+  if ((!job.row.runonpfile || job.row.runonpfile->empty()) && job.row.args) {
+    if (auto why = unsendable(*job.row.args, "jq_args")) {
+      end_job(job, false, *why);
+      return false;
+    }
+  }
   if (job.row.host && !config_->host(*job.row.host)) {
     end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));
     return false;
@@ -307,6 +319,10 @@ void Scheduler::flush_items() {
   }
 }
 
+void Scheduler::on_agent_bad_data(Agent& agent, const std::string& why) {
+  if (Job* job = find(agent.jq_pk())) end_job(*job, false, why);
+}
+
 void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
   long long pk = agent.jq_pk();
   std::string tag = agent.tag();
@@ -323,11 +339,15 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
   if (job) {
     job->agents--;
     if (!outcome.success && !job->ending && !host_down) {
+      // The agent's own last error says more than its exit status.
+      std::string said = outcome.last_error.empty() || outcome.last_error == outcome.reason
+                             ? ""
+                             : "; last " + outcome.last_error;
       if (outcome.fatal) {
         end_job(*job, false, outcome.reason);
       } else if (++job->failures >= config_->max_failures) {
         end_job(*job, false,
-                fmt::format("{} (agents failed {} times)", outcome.reason, job->failures));
+                fmt::format("{} (agents failed {} times){}", outcome.reason, job->failures, said));
       } else if (job->agents == 0 && job->data->finished()) {
         job->data->rewind();
       }
@@ -366,7 +386,7 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
     if (!r.ok())
       log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
     else if (r.rows() > 0 && r.get(0, 0) == "t")
-      request_poll(!ok);
+      request_poll();
   };
   if (ok) {
     db_.query(sql::kCompleteStep, {str(pk), std::to_string(job.items)}, report);
@@ -483,7 +503,7 @@ bool Scheduler::kill(long long jq_pk, const std::string& message, std::string& e
   }
   db_.query(sql::kFailStep, {str(jq_pk), "0", text}, [this, jq_pk](const QueryResult& r) {
     if (!r.ok()) log::error("JOB[{}]: cannot record the kill: {}", jq_pk, r.error());
-    request_poll(true);  // its dependents fail with it
+    request_poll();
   });
   return true;
 }

@@ -52,9 +52,9 @@ class Scheduler final : public AgentListener {
 
   // LISTENs for new steps, arms the fallback poll and polls once.
   void start();
-  // Looks at the queue now (coalesced with a poll already under way); `dependents` also fails
-  // the open steps behind a failed prerequisite first.
-  void request_poll(bool dependents = false);
+  // Looks at the queue now (coalesced with a poll already under way). Steps behind a failed
+  // prerequisite are failed by the database itself (sql/migrations/004_dependencies.sql).
+  void request_poll();
 
   // TERM: start nothing new, let running agents finish. QUIT (force): kill them and fail
   // their steps. `on_done` runs once nothing is left to wait for.
@@ -83,11 +83,13 @@ class Scheduler final : public AgentListener {
   void on_agent_items(Agent& agent, std::uint64_t delta) override;
   void on_agent_db(Agent& agent, const std::string& sql) override;
   void on_agent_subs(Agent& agent, const std::string& key, const std::string& value) override;
+  void on_agent_bad_data(Agent& agent, const std::string& why) override;
   void on_agent_exit(Agent& agent, const AgentOutcome& outcome) override;
 
  private:
   void poll_now();
   void on_notify(const std::string& payload);
+  void check_ended_outside(long long jq_pk);
   void on_ready_steps(const QueryResult& result);
   void request_dispatch();
   void dispatch();
@@ -116,7 +118,6 @@ class Scheduler final : public AgentListener {
   std::map<std::string, std::string> invalid_;
   std::size_t rr_ = 0;  // round-robin start among hosts
   bool poll_running_ = false, poll_again_ = false;
-  bool dependents_due_ = false;      // run kFailDependents with the next poll
   bool more_ready_ = false;          // the last poll returned as many steps as it asked for
   std::set<long long> ended_by_us_;  // ends written here whose NOTIFY has not come back yet
   bool closing_ = false;

@@ -33,6 +33,7 @@ class SelfTest final : public AgentListener {
   void on_agent_items(Agent&, std::uint64_t) override {}
   void on_agent_db(Agent& agent, const std::string&) override;
   void on_agent_subs(Agent&, const std::string&, const std::string&) override {}
+  void on_agent_bad_data(Agent&, const std::string&) override {}  // probes get no data
   void on_agent_exit(Agent& agent, const AgentOutcome& outcome) override;
 
  private:
