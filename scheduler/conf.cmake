@@ -3,6 +3,7 @@
 add_library(scheduler_core_conf STATIC
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/key_file.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/plugin.cpp
   ${CMAKE_CURRENT_LIST_DIR}/options.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log.cpp)
 target_include_directories(scheduler_core_conf PUBLIC ${CMAKE_CURRENT_LIST_DIR})

@@ -149,6 +149,40 @@ unsigned parse_special(const Reader& r, const std::string& g) {
   return bits;
 }
 
+// The [plugin] group (plugin.hpp), or nullopt when there is none.
+std::optional<Plugin> load_plugin(const Reader& r) {
+  const std::string g = "plugin";
+  if (!r.has_group(g)) return std::nullopt;
+  Plugin p;
+  p.where = fmt::format("{}:{}", r.path(), r.map().group_line(g));
+  p.title = r.string(g, "title").value_or("");
+  if (p.title.empty())
+    r.fail(g, "title", "missing", "a title shown to people, e.g. 'License scanner'");
+  p.depends = r.list(g, "depends").value_or(std::vector<std::string>{});
+  auto args = r.string(g, "args");
+  auto sql = r.string(g, "sql");
+  const char* data = "either 'args = <jq_args template>' or 'sql = <query>' with 'runonpfile'";
+  if (args && sql) r.fail(g, "sql", "given together with args", data);
+  p.sql = sql.has_value();
+  p.args = sql ? *sql : args.value_or("");
+  p.runonpfile = r.string(g, "runonpfile").value_or("");
+  if (p.sql && p.runonpfile.empty())
+    r.fail(g, "runonpfile", "missing for an SQL plugin",
+           "the column of the query that routes rows");
+  if (!p.sql && !p.runonpfile.empty()) r.fail(g, "runonpfile", "given without sql", data);
+  if (auto bad = unknown_variable(p.args, p.sql); !bad.empty())
+    r.fail(g, p.sql ? "sql" : "args", fmt::format("unknown variable '{}'", bad),
+           p.sql ? "only $upload, $job and $agent_pk" : "only $upload and $job");
+  if (auto v = r.string(g, "default")) {
+    auto b = parse_bool(*v);
+    if (!b) r.fail(g, "default", fmt::format("'{}' is not a boolean", *v), "true or false");
+    p.default_pipeline = *b;
+  }
+  read_int_key(r, g, "priority", p.priority, std::numeric_limits<int>::min() + 1,
+               std::numeric_limits<int>::max());
+  return p;
+}
+
 AgentType load_agent(const std::string& path, const std::string& name, const Config& c,
                      std::vector<std::string>& warnings) {
   Reader r(path);
@@ -180,8 +214,10 @@ AgentType load_agent(const std::string& path, const std::string& name, const Con
     r.fail(g, "special", "LOCAL but no host in [hosts] has the address 'localhost'",
            "a local host, or no LOCAL");
   }
+  a.plugin = load_plugin(r);
   r.check_known(
-      {{"default", {"command", "max", "special", "allow_db", "config_dir", "name", "description"}}},
+      {{"default", {"command", "max", "special", "allow_db", "config_dir", "name", "description"}},
+       {"plugin", {"title", "depends", "args", "sql", "runonpfile", "default", "priority"}}},
       warnings);
   return a;
 }
@@ -213,6 +249,7 @@ void load_agents(Config& c) {
     }
     c.warnings.insert(c.warnings.end(), warnings.begin(), warnings.end());
   }
+  check_plugins(c.agents, c.warnings);
   if (c.agents.empty()) {
     c.warnings.push_back(
         fmt::format("{}: no agent type loaded; expected <name>.conf files", dir.string()));

@@ -8,10 +8,13 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "plugin.hpp"
 
 namespace sched {
 
@@ -49,6 +52,7 @@ struct AgentType {
   bool allow_db = false;             // may use `DB:` lines
   std::string config_dir;            // passed as --config=; default: the scheduler's conf dir
   std::string conf_path;             // the file it came from
+  std::optional<Plugin> plugin;      // its [plugin] group: how it is queued for an upload
   // The binary for a host: command[0] if absolute, else <agentdir>/<name>/<command[0]>.
   std::string binary(const HostConfig& host) const;
   bool has(Special bit) const { return (special & bit) != 0; }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "conf_dir.hpp"
 #include "support.hpp"
 
 namespace {
@@ -14,34 +15,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-constexpr const char* kMinimal = "[hosts]\nlocalhost = localhost /opt/agents 4\n";
-
-class ConfDir {
- public:
-  explicit ConfDir(const std::string& scheduler_conf = kMinimal) {
-    write("scheduler.conf", scheduler_conf);
-  }
-  void write(const std::string& name, const std::string& text) const {
-    fs::create_directories(fs::path(path(name)).parent_path());
-    std::ofstream(path(name)) << text;
-  }
-  std::string path(const std::string& name = "") const {
-    return name.empty() ? dir_.path() : dir_.path() + "/" + name;
-  }
-  sched::Config load() const { return sched::load_config(dir_.path()); }
-  // The ConfigError message of load(), or "" when it loads.
-  std::string error() const {
-    try {
-      load();
-    } catch (const sched::ConfigError& e) {
-      return e.what();
-    }
-    return "";
-  }
-
- private:
-  test::TempDir dir_;
-};
+using test::ConfDir;
+using test::kMinimal;
 
 TEST(Config, MinimalFileGivesTheDocumentedDefaults) {
   ConfDir d;
