@@ -63,6 +63,8 @@ struct Config {
   std::string listen = "127.0.0.1";
   int port = 24693;
   std::string socket;  // Unix socket path; "" = none
+  // TCP control clients must first send `auth <token>`; "" = none (only with a loopback listen).
+  std::string auth_token;
   std::string log;     // "stdout", "stderr", a file path, or "" (not set: stderr)
   std::chrono::milliseconds startup_timeout{60'000}, heartbeat_timeout{180'000}, kill_grace{5'000},
       poll_interval{30'000};
