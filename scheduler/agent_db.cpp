@@ -1,5 +1,7 @@
-// AgentDb: one lazily opened connection with `SET statement_timeout`.
+// AgentDb: one lazily opened connection with `SET statement_timeout`, opened again after a loss.
 #include "agent_db.hpp"
+
+#include <utility>
 
 #include "log.hpp"
 
@@ -25,7 +27,13 @@ void AgentDb::run(const std::string& sql, Reply reply) {
   if (!db_ || !db_->usable()) {
     // Connected without blocking the loop; statements wait for it (or fail with its error).
     db_ = std::make_unique<Database>(conninfo_);
-    db_->connect_async();
+    db_->on_broken([this](const std::string& why) {
+      if (!std::exchange(lost_, true))
+        log::warning("DB: connection lost: {}; requests get DBERROR, the next one reconnects", why);
+    });
+    db_->connect_async([this](bool ok, const std::string&) {
+      if (ok && std::exchange(lost_, false)) log::warning("DB: connection back");
+    });
     db_->query(kTimeout, {std::to_string(timeout_.count()) + "ms"}, [](const QueryResult& r) {
       if (!r.ok()) log::error("DB: connection: cannot set statement_timeout: {}", r.error());
     });

@@ -4,8 +4,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <utility>
+
+#include "log.hpp"
 
 namespace sched {
 
@@ -60,6 +64,13 @@ agent::protocol::Row QueryResult::row(int row, int skip_from) const {
   return out;
 }
 
+bool QueryResult::connection_lost() const {
+  if (ok()) return false;
+  // 08: connection exception; 57P01-57P03: administrator, crash or startup shutdown.
+  return sqlstate_.rfind("08", 0) == 0 || sqlstate_ == "57P01" || sqlstate_ == "57P02" ||
+         sqlstate_ == "57P03";
+}
+
 long QueryResult::affected() const {
   if (!res_) return 0;
   const char* n = PQcmdTuples(res_.get());
@@ -69,22 +80,49 @@ long QueryResult::affected() const {
 Database::Database(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
 Database::~Database() {
+  retry_.reset();
   socket_watch_.reset();
   if (conn_) PQfinish(conn_);
 }
 
-void Database::connect() {
-  if (conn_) PQfinish(conn_);
-  conn_ = PQconnectdb(conninfo_.c_str());
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn_);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    PQfinish(conn_);
-    conn_ = nullptr;
-    throw std::runtime_error("cannot connect to the database: " + msg);
+namespace {
+
+// libpq's message without its trailing newline.
+std::string message_of(const pg_conn* conn) {
+  std::string msg = conn ? PQerrorMessage(conn) : "out of memory";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+// "host=/run/postgresql port=5432 dbname=jobline": where libpq connects (after the
+// environment and defaults), for messages.
+std::string describe(const pg_conn* conn) {
+  auto text = [](const char* v) { return std::string(v && *v ? v : "?"); };
+  if (!conn) return "?";
+  return "host=" + text(PQhost(conn)) + " port=" + text(PQport(conn)) +
+         " dbname=" + text(PQdb(conn));
+}
+
+struct ParamArrays {
+  std::vector<const char*> values;
+  explicit ParamArrays(const Params& params) {
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   }
-  PQsetnonblocking(conn_, 1);
-  watch_socket();
+};
+
+}  // namespace
+
+std::string Database::conninfo_error() const {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo_.c_str(), &error);
+  if (options) {
+    PQconninfoFree(options);
+    return "";
+  }
+  std::string out = error ? error : "out of memory";
+  PQfreemem(error);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 void Database::watch_socket() {
@@ -94,10 +132,17 @@ void Database::watch_socket() {
 }
 
 void Database::connect_async(std::function<void(bool, const std::string&)> done) {
+  retry_.reset();
+  socket_watch_.reset();
   if (conn_) PQfinish(conn_);
   on_connected_ = std::move(done);
   connecting_ = true;
   conn_ = PQconnectStart(conninfo_.c_str());
+  if (conn_) {
+    target_ = describe(conn_);
+    server_fatal_.clear();
+    PQsetNoticeProcessor(conn_, &Database::on_notice, this);
+  }
   if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
     poll_connect(PGRES_POLLING_FAILED);
     return;
@@ -106,21 +151,36 @@ void Database::connect_async(std::function<void(bool, const std::string&)> done)
   poll_connect(PGRES_POLLING_WRITING);  // libpq's protocol: start as if asked to write
 }
 
+void Database::keep_connected(ConnectionEvents events, Backoff backoff) {
+  if (!keep_) backoff_ = backoff;
+  keep_ = true;
+  events_ = std::move(events);
+}
+
+void Database::close() {
+  keep_ = false;
+  retry_.reset();
+  socket_watch_.reset();
+  if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+  connecting_ = false;
+  busy_ = false;
+  queue_.clear();
+  current_result_.reset();
+  on_connected_ = nullptr;
+}
+
 // One step of libpq's connection state machine: wait for the socket as it asks, or finish.
 void Database::poll_connect(int status) {
   if (status == PGRES_POLLING_OK) {
-    connecting_ = false;
-    watch_socket();
-    if (auto done = std::move(on_connected_)) done(true, "");
-    send_next();
+    on_connected();
     return;
   }
   if (status == PGRES_POLLING_FAILED) {
-    std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
-    while (!why.empty() && why.back() == '\n') why.pop_back();
+    std::string why = message_of(conn_);
     connecting_ = false;
     if (auto done = std::move(on_connected_)) done(false, why);
-    fail_all("cannot connect to the database: " + why);
+    lose(keep_ ? why : "cannot connect to the database: " + why);
     return;
   }
   auto cond = status == PGRES_POLLING_READING ? G_IO_IN : G_IO_OUT;
@@ -130,43 +190,73 @@ void Database::poll_connect(int status) {
   });
 }
 
-bool Database::connected() const {
-  return conn_ && PQstatus(conn_) == CONNECTION_OK;
+void Database::on_connected() {
+  connecting_ = false;
+  watch_socket();
+  backoff_.reset();
+  start_session();  // first in the queue, whatever the callbacks below add
+  if (auto done = std::move(on_connected_)) done(true, "");
+  auto since = std::exchange(outage_since_, std::nullopt);
+  if (keep_ && events_.up) events_.up(since ? Clock::now() - *since : Clock::duration::zero());
+  send_next();
 }
 
-namespace {
-struct ParamArrays {
-  std::vector<const char*> values;
-  explicit ParamArrays(const Params& params) {
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+// The session statements go first, ahead of everything that waited: on_reconnect's (the
+// scheduler's lock), then LISTEN for every channel.
+void Database::start_session() {
+  std::vector<Request> first;
+  for (const auto& [sql, check] : on_reconnect_) first.push_back({sql, {}, check, "", true});
+  for (const auto& [channel, fn] : listeners_) {
+    char* id = PQescapeIdentifier(conn_, channel.c_str(), channel.size());
+    if (!id) continue;
+    first.push_back({std::string("LISTEN ") + id, {}, {}, "", true});
+    PQfreemem(id);
   }
-};
-}  // namespace
+  queue_.insert(queue_.begin(), std::make_move_iterator(first.begin()),
+                std::make_move_iterator(first.end()));
+}
+
+bool Database::connected() const {
+  return conn_ && !connecting_ && PQstatus(conn_) == CONNECTION_OK;
+}
 
 QueryResult Database::exec_blocking(const std::string& sql, const Params& params) {
-  if (!conn_) return QueryResult("not connected", "08003");
+  if (!connected()) return QueryResult("not connected", "08003");
   ParamArrays a(params);
   PQsetnonblocking(conn_, 0);
   PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(a.values.size()), nullptr,
                                a.values.data(), nullptr, nullptr, 0);
   PQsetnonblocking(conn_, 1);
-  if (!res) return QueryResult(PQerrorMessage(conn_), "08006");
+  if (!res) return QueryResult(message_of(conn_), "08006");
   deliver_notifications();
   return QueryResult(res);
 }
 
 void Database::query(std::string sql, Params params, ResultFn done) {
-  queue_.push_back({std::move(sql), std::move(params), std::move(done)});
+  queue_.push_back({std::move(sql), std::move(params), std::move(done), "", false});
+  if (!busy_) send_next();
+}
+
+void Database::query_latest(std::string key, std::string sql, Params params) {
+  auto same = std::find_if(queue_.begin(), queue_.end(), [&](const Request& r) {
+    return !key.empty() && !r.session && r.key == key;
+  });
+  if (same != queue_.end()) queue_.erase(same);
+  queue_.push_back({std::move(sql), std::move(params), {}, std::move(key), false});
   if (!busy_) send_next();
 }
 
 void Database::listen(const std::string& channel, std::function<void(const std::string&)> fn) {
   listeners_.emplace_back(channel, std::move(fn));
-  char* id = conn_ ? PQescapeIdentifier(conn_, channel.c_str(), channel.size()) : nullptr;
+  char* id = connected() ? PQescapeIdentifier(conn_, channel.c_str(), channel.size()) : nullptr;
   if (id) {
     query(std::string("LISTEN ") + id, {});
     PQfreemem(id);
   }
+}
+
+void Database::on_reconnect(std::string sql, ResultFn check) {
+  on_reconnect_.emplace_back(std::move(sql), std::move(check));
 }
 
 std::string Database::literal(std::string_view text) const {
@@ -177,20 +267,29 @@ std::string Database::literal(std::string_view text) const {
   return out;
 }
 
+// Sends the head of the queue when nothing is in flight. Not connected: a kept connection's
+// statements wait; the others fail.
 void Database::send_next() {
   while (!busy_ && !connecting_ && !queue_.empty()) {
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
     if (!connected()) {
-      if (current_.done) current_.done(QueryResult("no database connection", "08003"));
+      if (keep_) return;
+      Request r = std::move(queue_.front());
+      queue_.pop_front();
+      if (r.done) r.done(QueryResult("no database connection", "08003"));
       continue;
     }
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
     ParamArrays a(current_.params);
     int ok = PQsendQueryParams(conn_, current_.sql.c_str(), static_cast<int>(a.values.size()),
                                nullptr, a.values.data(), nullptr, nullptr, 0);
+    if (!ok && PQstatus(conn_) == CONNECTION_BAD) {
+      busy_ = true;  // lose() puts it back (kept) or fails it
+      lose(message_of(conn_));
+      return;
+    }
     if (!ok) {
-      std::string err = PQerrorMessage(conn_);
-      if (current_.done) current_.done(QueryResult(err, "08006"));
+      if (current_.done) current_.done(QueryResult(message_of(conn_), "08006"));
       continue;
     }
     busy_ = true;
@@ -211,20 +310,23 @@ bool Database::on_socket(GIOCondition condition) {
         Source::watch_fd(PQsocket(conn_), G_IO_IN, [this](GIOCondition c) { return on_socket(c); });
   }
   if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) {
-    std::string why = PQerrorMessage(conn_);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    fail_all(why.empty() ? "connection lost" : why);
+    std::string why = message_of(conn_);
+    lose(why.empty() ? "connection lost" : why);
     return false;
   }
   collect_results();
   deliver_notifications();
-  return true;
+  return conn_ != nullptr;
 }
 
 // Takes every complete result of the statement in flight; the statement is done when
-// PQgetResult returns NULL. Its callback may queue more statements.
+// PQgetResult returns NULL. Its callback may queue more statements (or close).
 void Database::collect_results() {
-  while (busy_ && !PQisBusy(conn_)) {
+  while (busy_ && conn_ && !PQisBusy(conn_)) {
+    if (PQstatus(conn_) != CONNECTION_OK) {  // libpq's "result" would be the lost connection
+      lose(message_of(conn_));
+      return;
+    }
     PGresult* res = PQgetResult(conn_);
     if (res) {
       QueryResult r(res);
@@ -249,15 +351,49 @@ void Database::deliver_notifications() {
   }
 }
 
+// libpq's notices (and errors that arrive between statements, such as the server's "FATAL:
+// terminating connection due to administrator command" before it closes the connection): not
+// printed on stderr as libpq would; a FATAL is kept for the reason of the loss.
+void Database::on_notice(void* self, const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.rfind("FATAL:", 0) == 0) static_cast<Database*>(self)->server_fatal_ = text;
+  log::debug("database {}: {}", static_cast<Database*>(self)->target_, text);
+}
+
+// The connection is gone (or an attempt failed). Kept: the statement in flight goes back to
+// the head of the queue (session statements are made again for the next connection), the
+// outage is reported once, and the next attempt is timed by the back-off. Else: fail_all.
+void Database::lose(const std::string& reason) {
+  std::string why = server_fatal_.empty() ? reason : server_fatal_ + " (" + reason + ")";
+  server_fatal_.clear();
+  socket_watch_.reset();
+  if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+  connecting_ = false;
+  last_error_ = why;
+  if (!keep_) {
+    fail_all(why);
+    return;
+  }
+  if (busy_ && !current_.session) queue_.push_front(std::move(current_));
+  busy_ = false;
+  current_result_.reset();
+  std::erase_if(queue_, [](const Request& r) { return r.session; });
+  retry_ = Source::timer(backoff_.next(), [this] { connect_async(); });
+  if (!outage_since_) {
+    outage_since_ = Clock::now();
+    if (events_.lost) events_.lost(why);
+  }
+}
+
 void Database::fail_all(const std::string& why) {
-  socket_watch_ = Source();
   std::deque<Request> failed;
   if (busy_) failed.push_back(std::move(current_));
   busy_ = false;
+  current_result_.reset();
   for (auto& r : queue_) failed.push_back(std::move(r));
   queue_.clear();
-  if (conn_) PQfinish(conn_);
-  conn_ = nullptr;
   for (auto& r : failed)
     if (r.done) r.done(QueryResult(why, "08006"));
   if (on_broken_) on_broken_(why);

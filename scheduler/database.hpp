@@ -1,7 +1,19 @@
-// Database: the scheduler's PostgreSQL connection, driven by the main loop through libpq's
-// asynchronous API so that no query ever stalls agent traffic. Queries are queued and sent one
-// at a time in FIFO order (so their effects are ordered); results arrive as callbacks on the
-// loop. LISTEN notifications arrive on the same socket. Owned by the Scheduler.
+// Database: one PostgreSQL connection driven by the main loop through libpq's asynchronous API,
+// so that no query ever stalls agent traffic. Statements are queued and sent one at a time in
+// FIFO order (so their effects are ordered); results arrive as callbacks on the loop. LISTEN
+// notifications arrive on the same socket. The scheduler owns the queue connection; SQL-fed
+// steps and DB: requests own one each.
+//
+// A lost connection either fails the statements in flight and queued (SQLSTATE class 08; the
+// owner decides when to connect again: feed and DB: connections), or, after keep_connected()
+// (the scheduler's queue connection), fails nothing: the statement in flight goes back to the
+// head of the queue (every statement sent this way must be idempotent), later ones wait, and
+// the connection is made again with back-off. Each new connection first runs the session
+// statements (on_reconnect, then LISTEN again), then the queue in order.
+//
+//   Closed --connect--> Connecting --ok--> Connected --lost--> Closed (statements failed)
+//   keep_connected: Connecting --failed--> Waiting; Connected --lost--> Waiting;
+//                   Waiting --back-off timer--> Connecting
 #pragma once
 
 #include <deque>
@@ -13,6 +25,7 @@
 #include <vector>
 
 #include "agent/protocol.hpp"
+#include "backoff.hpp"
 #include "event_loop.hpp"
 
 struct pg_conn;
@@ -29,6 +42,9 @@ class QueryResult {
       : error_(std::move(error)), sqlstate_(std::move(sqlstate)) {}
 
   bool ok() const { return error_.empty(); }
+  // The error says the connection is gone (SQLSTATE class 08, or the server shutting down),
+  // not that the statement is wrong.
+  bool connection_lost() const;
   const std::string& error() const { return error_; }
   const std::string& sqlstate() const { return sqlstate_; }
   int rows() const;
@@ -51,6 +67,16 @@ class QueryResult {
 using Params = std::vector<std::optional<std::string>>;
 using ResultFn = std::function<void(const QueryResult&)>;
 
+// What the owner of a kept connection hears (keep_connected).
+struct ConnectionEvents {
+  // Once per outage, when it begins: libpq's reason (the first failed attempt at startup
+  // counts as the beginning of an outage).
+  std::function<void(const std::string& why)> lost;
+  // On every connection made: how long the database was away (zero when there was no outage).
+  // Statements queued here go after the session statements and the ones that waited.
+  std::function<void(Clock::duration outage)> up;
+};
+
 class Database {
  public:
   explicit Database(std::string conninfo);
@@ -58,22 +84,40 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // Connects (blocking, at startup only); throws std::runtime_error with libpq's message.
-  void connect();
   // Connects without blocking the loop (PQconnectStart/PQconnectPoll on the socket).
-  // Statements queued meanwhile are sent once connected, or fail with libpq's message;
-  // `done(ok, error)` (optional) runs first.
+  // Statements queued meanwhile are sent once connected, or (not kept) fail with libpq's
+  // message; `done(ok, error)` (optional) runs first.
   void connect_async(std::function<void(bool ok, const std::string& error)> done = {});
+  // From now on a lost connection (or a failed attempt) is an outage: nothing fails, the
+  // connection is made again with `backoff`, `events` report it. May be called again to
+  // change the events.
+  void keep_connected(ConnectionEvents events, Backoff backoff = Backoff());
+  // Drops the connection and every statement (no callback runs), and stops reconnecting.
+  void close();
   bool connected() const;
   bool usable() const { return connecting_ || connected(); }  // connected or on its way
+  // libpq's last connection error (of a failed attempt or a lost connection).
+  const std::string& last_error() const { return last_error_; }
+  // Why the conninfo cannot be used at all (libpq cannot parse it), or "".
+  std::string conninfo_error() const;
+  // Where it connects, for messages: "host=... port=... dbname=..." (no password).
+  const std::string& target() const { return target_; }
   // Runs one statement now, blocking; only before the loop runs (startup, --init-db, locks).
   QueryResult exec_blocking(const std::string& sql, const Params& params = {});
 
   // Queues a statement; `done` (optional) gets its result on the loop.
   void query(std::string sql, Params params, ResultFn done = {});
-  // LISTEN on `channel`; `fn(payload)` for each notification.
+  // Queues a statement that overwrites (e.g. a counter): one queued earlier with the same
+  // `key` and not sent yet is dropped, so an outage keeps one per key, the latest, in order.
+  void query_latest(std::string key, std::string sql, Params params);
+  // LISTEN on `channel` now (if connected) and on every later connection; `fn(payload)` for
+  // each notification.
   void listen(const std::string& channel, std::function<void(const std::string&)> fn);
-  // Called when the connection breaks (after the failed queries got their errors).
+  // Runs `sql` first on every later connection (the caller ran it on the current one), e.g.
+  // a session's advisory lock; `check` gets its result.
+  void on_reconnect(std::string sql, ResultFn check);
+  // Called when a connection that is not kept breaks (after the failed queries got their
+  // errors).
   void on_broken(std::function<void(const std::string&)> fn) { on_broken_ = std::move(fn); }
   // Statements queued or in flight.
   std::size_t pending() const { return queue_.size() + (busy_ ? 1u : 0u); }
@@ -87,27 +131,41 @@ class Database {
     std::string sql;
     Params params;
     ResultFn done;
+    std::string key;       // query_latest
+    bool session = false;  // a session statement: not carried over to the next connection
   };
   void send_next();
   bool on_socket(GIOCondition condition);
   void collect_results();
   void deliver_notifications();
+  void lose(const std::string& reason);
+  static void on_notice(void* self, const char* message);
   void fail_all(const std::string& why);
   void poll_connect(int status);
+  void on_connected();
+  void start_session();
   void watch_socket();
 
-  std::string conninfo_;
+  std::string conninfo_, target_, last_error_;
+  std::string server_fatal_;  // a FATAL the server sent before closing the connection
   pg_conn* conn_ = nullptr;
   std::deque<Request> queue_;
   bool busy_ = false;
   Request current_;
   std::optional<QueryResult> current_result_;
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> listeners_;
+  std::vector<std::pair<std::string, ResultFn>> on_reconnect_;
   std::function<void(const std::string&)> on_broken_;
   Source socket_watch_;
   bool want_write_ = false;
   bool connecting_ = false;
   std::function<void(bool, const std::string&)> on_connected_;
+  // keep_connected
+  bool keep_ = false;
+  ConnectionEvents events_;
+  Backoff backoff_;
+  Source retry_;
+  std::optional<Clock::time_point> outage_since_;
 };
 
 }  // namespace sched

@@ -116,31 +116,47 @@ bool enabled(Level level) {
   return true;
 }
 
-std::string format_lines(std::chrono::system_clock::time_point when, std::string_view name,
-                         pid_t pid, Level level, std::string_view message) {
+std::string format_line(std::chrono::system_clock::time_point when, std::string_view name,
+                        pid_t pid, Level level, std::string_view message) {
   std::time_t t = std::chrono::system_clock::to_time_t(when);
   std::tm tm{};
   ::localtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-  std::string prefix = fmt::format("{} {} [{}] :: {}: ", stamp, name, pid, level_name(level));
-  if (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  std::string out = fmt::format("{} {} [{}] :: {}: ", stamp, name, pid, level_name(level));
+  out += one_line(message);
+  out += '\n';
+  return out;
+}
+
+std::string one_line(std::string_view message) {
+  auto folded = [](char c) { return c == '\n' || c == '\r' || c == '\t'; };
   std::string out;
-  for (;;) {
-    auto nl = message.find('\n');
-    out += prefix;
-    out += message.substr(0, nl);
-    out += '\n';
-    if (nl == std::string_view::npos) break;
-    message.remove_prefix(nl + 1);
+  out.reserve(message.size());
+  for (std::size_t i = 0; i < message.size();) {
+    if (message[i] != ' ' && !folded(message[i])) {
+      out += message[i++];
+      continue;
+    }
+    // A run of blanks: kept as it is unless it holds a line break or tab, then one space
+    // (nothing at either end of the message).
+    std::size_t end = i;
+    bool fold = false;
+    for (; end < message.size() && (message[end] == ' ' || folded(message[end])); ++end)
+      fold = fold || folded(message[end]);
+    if (!fold)
+      out.append(message.substr(i, end - i));
+    else if (i > 0 && end < message.size())
+      out += ' ';
+    i = end;
   }
   return out;
 }
 
 void write(Level level, std::string_view message) {
   if (!enabled(level)) return;
-  write_all(state().fd, format_lines(std::chrono::system_clock::now(), "scheduler", ::getpid(),
-                                     level, message));
+  write_all(state().fd,
+            format_line(std::chrono::system_clock::now(), "scheduler", ::getpid(), level, message));
 }
 
 std::string job_tag(long long jq_pk, std::string_view type, pid_t pid, std::string_view host) {
@@ -193,7 +209,7 @@ bool StepLog::ensure_open() {
 void StepLog::emit(Level level, std::string_view message) {
   auto now = std::chrono::system_clock::now();
   int fd = ensure_open() ? fd_ : state().fd;
-  write_all(fd, format_lines(now, type_, ::getpid(), level, message));
+  write_all(fd, format_line(now, type_, ::getpid(), level, message));
 }
 
 void StepLog::agent_line(pid_t pid, std::string_view host, std::string_view text, Level level) {

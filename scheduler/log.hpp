@@ -1,8 +1,8 @@
 // The scheduler's logger, the one allowed global (the scheduler is single-threaded).
-// Lines: "YYYY-MM-DD HH:MM:SS scheduler [pid] :: LEVEL: message", each line of a
-// multi-line message prefixed, the whole message written with one write(2) so that
-// processes sharing the file never interleave. FATAL, ERROR and WARNING are always
-// written, NOTE at verbose >= 1, DEBUG at verbose >= 2. Per-step files: StepLog.
+// Lines: "YYYY-MM-DD HH:MM:SS scheduler [pid] :: LEVEL: message", one line per message
+// (line breaks and tabs inside it, e.g. PostgreSQL's multi-line errors, become one space),
+// written with one write(2) so that processes sharing the file never interleave. FATAL, ERROR and
+// WARNING are always written, NOTE at verbose >= 1, DEBUG at verbose >= 2. Per-step files: StepLog.
 #pragma once
 
 #include <sys/types.h>
@@ -40,10 +40,13 @@ void set_verbose(int level);
 int verbose();
 bool enabled(Level level);
 
-// Formats one or more lines (one per '\n'-separated line of `message`, each ending in '\n')
-// with the given name field ("scheduler" or an agent type). Pure; used by write and tests.
-std::string format_lines(std::chrono::system_clock::time_point when, std::string_view name,
-                         pid_t pid, Level level, std::string_view message);
+// Formats the one line (ending in '\n') of `message` with the given name field ("scheduler"
+// or an agent type). Pure; used by write and tests.
+std::string format_line(std::chrono::system_clock::time_point when, std::string_view name,
+                        pid_t pid, Level level, std::string_view message);
+// `message` on one line: each run of blanks that holds a '\n', '\r' or '\t' becomes one space
+// (none at the ends); other text is unchanged.
+std::string one_line(std::string_view message);
 
 // Writes `message` at `level` to the main log if the level is enabled.
 void write(Level level, std::string_view message);

@@ -1,5 +1,6 @@
-// The scheduler daemon's entry point: options, configuration, the database, then one GLib
-// main loop that owns everything (see scheduler.hpp). Only main maps outcomes to exit codes:
+// The scheduler daemon's entry point: options, configuration, the database (waited for, up to
+// --db-wait, then kept connected), then one GLib main loop that owns everything (see
+// scheduler.hpp). Only main maps outcomes to exit codes:
 // 0 success, 1 a self-test failed, 2 usage, 3 configuration, 4 database, 5 already running.
 #include <glib.h>
 #include <signal.h>
@@ -28,7 +29,44 @@ using namespace sched;
 
 enum Exit { kOk = 0, kSelfTestFailed = 1, kUsage = 2, kConfig = 3, kDatabase = 4, kRunning = 5 };
 
-int init_db(const std::string& conninfo) {
+// Connects `db` and keeps it connected from now on. A database that is not up yet is waited
+// for, up to `wait` (0: one attempt): one WARNING when the first attempt fails, a FATAL when the
+// bound passes. Runs the loop's context itself (before the main loop exists).
+bool wait_for_database(Database& db, std::chrono::seconds wait) {
+  if (std::string bad = db.conninfo_error(); !bad.empty()) {
+    log::fatal("cannot use the database connection string: {}", bad);  // waiting cannot help
+    return false;
+  }
+  bool done = false;
+  db.keep_connected({[&](const std::string& why) {
+                       if (wait.count() == 0) {
+                         done = true;
+                         return;
+                       }
+                       log::warning("waiting for the database at {}: {}; retrying for up to {} s",
+                                    db.target(), why, wait.count());
+                     },
+                     [&](Clock::duration) { done = true; }});
+  Source bound;  // 0: the first attempt decides
+  if (wait.count() > 0) bound = Source::timer(wait, [&] { done = true; });
+  db.connect_async();
+  while (!done) g_main_context_iteration(nullptr, TRUE);
+  db.keep_connected({});  // the callbacks above end here
+  if (db.connected()) return true;
+  if (wait.count() == 0)
+    log::fatal("cannot connect to the database at {}: {}", db.target(), db.last_error());
+  else
+    log::fatal("no database at {} after {} s (--db-wait): {}", db.target(), wait.count(),
+               db.last_error());
+  db.close();
+  return false;
+}
+
+int init_db(const std::string& conninfo, std::chrono::seconds wait) {
+  {
+    Database db(conninfo);
+    if (!wait_for_database(db, wait)) return kDatabase;
+  }
   try {
     auto r = jobline::schema::install(conninfo);
     if (!r.changed()) {
@@ -108,7 +146,9 @@ class Service {
     Source intr = Source::unix_signal(SIGINT, graceful);
     Source hup = Source::unix_signal(SIGHUP, [this] { reload(); });
     Source quit = watch_sigquit([this] { stop(true); });
-    db_.on_broken([](const std::string& why) { log::error("database connection lost: {}", why); });
+    db_.keep_connected({[](const std::string& why) { database_lost(why); },
+                        [this](Clock::duration outage) { database_up(outage); }});
+    db_.on_reconnect(sql::kTryLock, [this](const QueryResult& r) { check_lock(r); });
     Interface control(scheduler_,
                       {[this] { reload(); }, graceful, [this] { stop(true); }, d_.options.daemon});
     try {
@@ -121,10 +161,42 @@ class Service {
     log::note("scheduler started, pid {}, conf {}", getpid(), d_.config->conf_dir);
     g_main_loop_run(loop_);
     log::note("scheduler stopped");
-    return kOk;
+    return exit_code_;
   }
 
  private:
+  static void database_lost(const std::string& why) {
+    log::error(
+        "database connection lost: {}; reconnecting (agents keep running, their state changes "
+        "wait)",
+        why);
+  }
+
+  void database_up(Clock::duration outage) {
+    using seconds = std::chrono::duration<double>;
+    log::warning("database connection back after {:.1f} s; sending what waited, reading the queue",
+                 std::chrono::duration_cast<seconds>(outage).count());
+    scheduler_.database_back();
+  }
+
+  // The scheduler's advisory lock went with the old connection. If another scheduler holds it
+  // now, that one has requeued this one's started steps (recovery): this one writes nothing
+  // more, and its agents are killed when it exits (their steps are the other's now).
+  void check_lock(const QueryResult& r) {
+    if (r.ok() && r.rows() > 0 && r.get(0, 0) == "t") return;
+    if (!r.ok()) {
+      log::fatal("cannot take the scheduler's lock again after reconnecting: {}", r.error());
+      exit_code_ = kDatabase;
+    } else {
+      log::fatal(
+          "another scheduler took this database while the connection was lost; stopping "
+          "without writing anything more, and killing this scheduler's agents");
+      exit_code_ = kRunning;
+    }
+    db_.close();
+    g_main_loop_quit(loop_);
+  }
+
   void stop(bool force) {
     if (force)
       log::warning("QUIT: killing every agent");
@@ -174,12 +246,14 @@ class Service {
   Scheduler scheduler_;
   std::unique_ptr<SelfTest> retest_;
   Source retest_done_;
+  int exit_code_ = kOk;
 };
 
 int run(Daemon& d) {
   const Config& config = *d.config;
   std::string conninfo = d.options.db ? *d.options.db : config.conninfo;
-  if (d.options.init_db) return init_db(conninfo);
+  std::chrono::seconds wait(d.options.db_wait);
+  if (d.options.init_db) return init_db(conninfo, wait);
   if (d.options.test) return run_self_test(d.config) ? kOk : kSelfTestFailed;
   if (d.options.test_then_run && !run_self_test(d.config)) return kSelfTestFailed;
   if (d.options.daemon && daemon(0, 0) != 0) {
@@ -194,8 +268,8 @@ int run(Daemon& d) {
     return kRunning;
   }
   Database db(conninfo);
+  if (!wait_for_database(db, wait)) return kDatabase;
   try {
-    db.connect();
     auto lock = db.exec_blocking(sql::kTryLock);
     if (!lock.ok()) throw std::runtime_error(lock.error());
     if (lock.get(0, 0) != "t") {
@@ -238,7 +312,8 @@ int main(int argc, char** argv) {
     std::cout << version_text() << "\n";
     return kOk;
   }
-  if (d.options.init_db && d.options.db) return init_db(*d.options.db);  // needs no conf dir
+  if (d.options.init_db && d.options.db)  // needs no conf dir
+    return init_db(*d.options.db, std::chrono::seconds(d.options.db_wait));
   try {
     d.config = configured(load_config(d.options.config_dir), d.options);
     const std::string& target = d.options.log ? *d.options.log : d.config->log;

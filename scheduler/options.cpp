@@ -60,6 +60,9 @@ po::options_description describe() {
     ("db", po::value<std::string>()->value_name("CONNINFO"),
      "libpq connection string; overrides [database] conninfo and Db.conf")
     ("init-db", "install or upgrade the database schema, then exit")
+    ("db-wait", po::value<std::string>()->value_name("SECONDS"),
+     "at start (and with --init-db), wait up to SECONDS for a database that is not up yet; "
+     "0 = do not wait (default: 60)")
     ("reset,R", "start over the steps left unfinished by a previous run")
     ("test,t", "self-test every agent type on every host, print one line per agent, "
                "exit 0 if all pass")
@@ -135,6 +138,9 @@ void read_values(const po::variables_map& vm, Options& o) {
     o.verbose = parse_int_option(vm, "verbose", 0, std::numeric_limits<int>::max());
   }
   if (vm.count("db") != 0) o.db = vm["db"].as<std::string>();
+  if (vm.count("db-wait") != 0) {
+    o.db_wait = parse_int_option(vm, "db-wait", 0, std::numeric_limits<int>::max());
+  }
   if (vm.count("port") != 0) o.port = parse_int_option(vm, "port", 1, 65535);
   if (vm.count("pidfile") != 0) o.pidfile = nonempty(vm, "pidfile", "a file name");
 }

@@ -1,5 +1,6 @@
 // Every statement the scheduler runs against the job queue, in one place (SPEC §4). All take
-// parameters ($n); nothing is ever pasted into SQL text.
+// parameters ($n); nothing is ever pasted into SQL text. All are idempotent: the statement in
+// flight when the connection is lost is sent again on the next one (database.hpp).
 #pragma once
 
 namespace sched::sql {
@@ -7,7 +8,8 @@ namespace sched::sql {
 // The NOTIFY channel of the jobqueue trigger (sql/migrations).
 inline constexpr const char* kChannel = "jobline_jobqueue";
 
-// One scheduler per database: held for the life of the connection.
+// One scheduler per database: held for the life of the session, so taken again on every new
+// connection (a false answer then means another scheduler took the database meanwhile).
 inline constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(7428190235)";
 
 // Ready steps: not started, not ended, not paused, every prerequisite ended without failure;
@@ -38,11 +40,12 @@ UPDATE jobqueue SET jq_starttime = coalesce(jq_starttime, now()), jq_endtext = '
 // $1 jq_pk, $2 items.
 inline constexpr const char* kItems = "UPDATE jobqueue SET jq_itemsprocessed = $2 WHERE jq_pk = $1";
 
-// $1 jq_pk, $2 items. Returns whether other steps depend on it.
+// $1 jq_pk, $2 items. Returns whether other steps depend on it (no row when it had ended
+// already: sent again, it changes nothing).
 inline constexpr const char* kCompleteStep = R"(
 UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = jq_end_bits | 1, jq_endtext = 'Completed',
        jq_schedinfo = NULL, jq_itemsprocessed = $2
- WHERE jq_pk = $1
+ WHERE jq_pk = $1 AND jq_endtime IS NULL
 RETURNING EXISTS (SELECT 1 FROM jobdepends WHERE jdep_jq_depends_fk = $1))";
 
 // $1 jq_pk, $2 items, $3 end text. Also for steps not in memory (kill by jq_pk). Returns

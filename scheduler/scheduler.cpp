@@ -11,6 +11,9 @@ namespace sched {
 
 namespace {
 constexpr std::chrono::milliseconds kItemsFlush{1000};
+// Control writes accepted while the database is away (the scheduler's own are bounded by the
+// steps in memory: one start, one end, one items count each).
+constexpr std::size_t kMaxWaitingWrites = 10000;
 std::string str(long long v) {
   return std::to_string(v);
 }
@@ -315,7 +318,8 @@ void Scheduler::flush_items() {
   for (auto& [pk, job] : jobs_) {
     if (job->items == job->items_written || job->ending) continue;
     job->items_written = job->items;
-    db_.query(sql::kItems, {str(pk), std::to_string(job->items)});
+    // While the database is away, one count per step waits: the latest.
+    db_.query_latest("items " + str(pk), sql::kItems, {str(pk), std::to_string(job->items)});
   }
 }
 
@@ -455,7 +459,16 @@ void Scheduler::reload(std::shared_ptr<const Config> config) {
 
 // ---- Control --------------------------------------------------------------------------------
 
+// While the database is away, control writes wait with the rest, up to a bound.
+bool Scheduler::may_write(std::string& error) const {
+  if (db_.connected() || db_.pending() < kMaxWaitingWrites) return true;
+  error = fmt::format("the database is away and {} writes wait already; try again later",
+                      db_.pending());
+  return false;
+}
+
 bool Scheduler::pause(long long jq_pk, std::string& error) {
+  if (!may_write(error)) return false;
   Job* job = find(jq_pk);
   if (job && !job->active()) {
     error = fmt::format("step {} is {}", jq_pk, job_state_name(job->state));
@@ -474,6 +487,7 @@ bool Scheduler::pause(long long jq_pk, std::string& error) {
 }
 
 bool Scheduler::restart(long long jq_pk, std::string& error) {
+  if (!may_write(error)) return false;
   Job* job = find(jq_pk);
   if (job && job->state != JobState::Paused) {
     error = fmt::format("step {} is not paused ({})", jq_pk, job_state_name(job->state));
@@ -491,6 +505,7 @@ bool Scheduler::restart(long long jq_pk, std::string& error) {
 }
 
 bool Scheduler::kill(long long jq_pk, const std::string& message, std::string& error) {
+  if (!may_write(error)) return false;
   std::string text = "killed: " + message;
   if (Job* job = find(jq_pk)) {
     if (job->ending) {
@@ -509,7 +524,7 @@ bool Scheduler::kill(long long jq_pk, const std::string& message, std::string& e
 }
 
 bool Scheduler::set_priority(long long jq_pk, int priority, std::string& error) {
-  (void)error;
+  if (!may_write(error)) return false;
   if (Job* job = find(jq_pk)) job->row.priority = priority;
   db_.query(sql::kPriority, {str(jq_pk), std::to_string(priority)});
   request_dispatch();

@@ -56,6 +56,10 @@ class Scheduler final : public AgentListener {
   // prerequisite are failed by the database itself (sql/migrations/004_dependencies.sql).
   void request_poll();
 
+  // The database connection is back after an outage: NOTIFYs were missed, read the queue.
+  // (What waited meanwhile is sent first: the Database kept it.)
+  void database_back() { request_poll(); }
+
   // TERM: start nothing new, let running agents finish. QUIT (force): kill them and fail
   // their steps. `on_done` runs once nothing is left to wait for.
   void shutdown(bool force, std::function<void()> on_done);
@@ -107,6 +111,7 @@ class Scheduler final : public AgentListener {
   void on_source_rows(long long jq_pk);
   void on_source_end(long long jq_pk, bool ok, const std::string& text);
   void flush_items();
+  bool may_write(std::string& error) const;  // control writes while the database is away
   void check_shutdown();
   std::string pks_in_memory() const;
   Job* find(long long jq_pk);

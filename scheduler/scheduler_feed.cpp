@@ -21,6 +21,10 @@ std::unique_ptr<DataSource> Scheduler::make_source(const StepRow& row) {
   SqlSourceEvents events;
   events.rows = [this, pk] { on_source_rows(pk); };
   events.end = [this, pk](bool ok, const std::string& text) { on_source_end(pk, ok, text); };
+  events.warning = [this, pk](const std::string& text) {  // its connection lost, or back
+    if (Job* job = find(pk)) job->log.write(log::Level::kWarning, text);
+    log::warning("JOB[{}]: {}", pk, text);
+  };
   return std::make_unique<SqlSource>(db_.conninfo(), row.args.value_or(""), *row.runonpfile,
                                      Router(config_->repository), std::move(events));
 }

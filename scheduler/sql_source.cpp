@@ -1,5 +1,6 @@
 // SqlSource: a cursor per run on the source's own connection, fetched on demand. The rows
-// already fed live in a temporary table of that connection, not in the scheduler's memory.
+// already fed live in a temporary table of that connection, not in the scheduler's memory; a
+// lost connection cuts the run short and the next run is on a new connection.
 #include "sql_source.hpp"
 
 #include <set>
@@ -75,31 +76,51 @@ bool SqlSource::routed() const {
   return phase_ != Phase::NotStarted && router_.routes();
 }
 
-// Opens the connection without blocking the loop (first run), then BEGIN and DECLARE; the
-// first FETCH follows.
+// A run: BEGIN and DECLARE on the connection (made first if there is none); the first FETCH
+// follows.
 void SqlSource::start_run() {
-  phase_ = Phase::Running;
-  ++runs_;
   run_rows_ = run_new_ = run_skipped_ = 0;
+  cut_short_ = false;
   fetching_ = true;  // until the DECLARE answers
   if (db_ && db_->connected()) {
+    phase_ = Phase::Running;
     declare();
     return;
   }
+  // From a timer: this may run inside a callback of the connection it replaces. After a loss,
+  // the attempts are spaced by the back-off.
+  phase_ = Phase::Connecting;
+  auto delay = outage_since_ ? backoff_.next() : std::chrono::milliseconds(0);
+  connect_ = Source::timer(delay, [this] { connect(); });
+}
+
+// Opens the connection without blocking the loop; its temporary table of fed rows starts
+// empty. A failed attempt breaks it (on_broken → lost → the next attempt).
+void SqlSource::connect() {
   db_ = std::make_unique<Database>(conninfo_);
-  db_->connect_async([this](bool ok, const std::string& error) {
-    if (!ok) {
-      fail("query failed: " + error);
-      return;
+  db_->on_broken([this](const std::string& why) { lost(why); });
+  db_->connect_async([this](bool ok, const std::string&) {
+    if (!ok) return;
+    phase_ = Phase::Running;
+    if (outage_since_) {
+      auto away = std::chrono::duration<double>(Clock::now() - *outage_since_).count();
+      if (events_.warning)
+        events_.warning(fmt::format(
+            "feed connection back after {:.1f} s: the query runs again (rows fed before the "
+            "loss may be fed again)",
+            away));
+      outage_since_.reset();
     }
+    backoff_.reset();
     db_->query(kCreateFed, {}, [this](const QueryResult& r) {
-      if (!r.ok()) fail("query failed: cannot create the table of fed rows: " + r.error());
+      if (!r.ok()) failed(r, "cannot create the table of fed rows: ");
     });
     declare();
   });
 }
 
 void SqlSource::declare() {
+  ++runs_;
   std::string text;
   try {
     text = substitute(query_, subs_, [this](std::string_view v) { return db_->literal(v); });
@@ -112,7 +133,7 @@ void SqlSource::declare() {
   db_->query(kCheck + text, {}, [this, text](const QueryResult& check) {
     if (!check.ok()) {
       fetching_ = false;
-      fail("query failed: " + check.error());
+      failed(check, "");
       return;
     }
     db_->query(kUncheck, {});
@@ -120,12 +141,47 @@ void SqlSource::declare() {
     db_->query(fmt::format(kDeclare, text), {}, [this](const QueryResult& r) {
       fetching_ = false;
       if (!r.ok()) {
-        fail("query failed: " + r.error());
+        failed(r, "");
         return;
       }
       maybe_fetch();
     });
   });
+}
+
+// The connection is gone, and the cursor and the table of fed rows with it (reported once per
+// outage). A run under way is cut short: the rows already fetched go on; once they are done
+// the query runs again on a new connection (after_progress → start_run).
+void SqlSource::lost(const std::string& why) {
+  if (phase_ == Phase::Finished || phase_ == Phase::Failed) return;
+  if (!outage_since_) {
+    outage_since_ = Clock::now();
+    if (events_.warning)
+      events_.warning(fmt::format(
+          "feed connection lost: {}; the rows already fetched are fed, then the query runs "
+          "again on a new connection",
+          why));
+  }
+  if (phase_ == Phase::Connecting) {
+    // This attempt failed (or an older connection reports its end while one is due).
+    if (!connect_.active()) connect_ = Source::timer(backoff_.next(), [this] { connect(); });
+    return;
+  }
+  fetching_ = false;
+  if (phase_ == Phase::Running) {
+    cut_short_ = true;
+    phase_ = Phase::Draining;
+    after_progress();
+  }
+}
+
+// A statement failed: its connection is gone (the run is cut short) or the query is wrong
+// (the step fails with PostgreSQL's message).
+void SqlSource::failed(const QueryResult& r, std::string_view what) {
+  if (r.connection_lost() || !db_->connected())
+    lost(r.error());
+  else
+    fail(fmt::format("query failed: {}{}", what, r.error()));
 }
 
 // FETCHes while the cursor is open and the open queues run low (and not every queue is full).
@@ -140,7 +196,7 @@ void SqlSource::on_fetch(const QueryResult& r) {
   fetching_ = false;
   if (phase_ != Phase::Running) return;
   if (!r.ok()) {
-    fail("query failed: " + r.error());
+    failed(r, "");
     return;
   }
   int column = r.column(column_);
@@ -161,7 +217,7 @@ void SqlSource::on_fetch(const QueryResult& r) {
   }
   if (run_new_ > before) {
     db_->query(kRemember, {fed + "}"}, [this](const QueryResult& res) {
-      if (!res.ok()) fail("query failed: cannot record the fed rows: " + res.error());
+      if (!res.ok()) failed(res, "cannot record the fed rows: ");
     });
     rows_event_ = true;
     notify();
@@ -198,7 +254,7 @@ void SqlSource::after_progress() {
     return;
   }
   if (phase_ != Phase::Draining || queues_.waiting() != 0 || queues_.out() != 0) return;
-  if (run_new_ > 0 || run_skipped_ > 0) {
+  if (run_new_ > 0 || run_skipped_ > 0 || cut_short_) {
     start_run();
   } else {
     finish();

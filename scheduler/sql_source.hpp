@@ -7,10 +7,21 @@
 // hashes in a temporary table of the source's connection, so the scheduler's memory stays flat
 // however many rows a step feeds. Owned by its Job.
 //
-//   NotStarted --first take() (an agent said OK)--> Running (cursor open, fetching on demand)
+//   NotStarted --first take() (an agent said OK)--> Connecting --connected--> Running (cursor
+//       open, fetching on demand)
+//   Connecting --cannot connect--> Connecting again after the back-off
 //   Running --cursor drained--> Draining (rows out with agents) --all acknowledged-->
-//       Running again if the run fed or skipped new rows, else Finished
-//   any --query or connection error--> Failed
+//       Running (Connecting if the connection is gone) again if the run fed or skipped new
+//       rows or was cut short, else Finished
+//   Running --connection lost--> Draining, the run cut short
+//   any --query error--> Failed
+//
+// A lost connection takes the cursor and the table of fed rows with it. The rows already
+// fetched are fed on (agents keep running); then the query runs again on a new connection,
+// made with back-off (0.1 s doubling to 5 s) for as long as the database stays away. "Already
+// fed" then means "fed since the current connection was made": rows fed before the loss may
+// be fed again (at-least-once, SPEC §5.2), and a query that keeps returning the same rows
+// still ends, one run later per outage.
 //
 // Before the first run it offers one item to any host, so that the dispatcher starts one
 // agent: the query runs when that agent is ready, after the JQ_SUBS it sent first. A row for
@@ -23,6 +34,7 @@
 #include <memory>
 #include <string>
 
+#include "backoff.hpp"
 #include "data_source.hpp"
 #include "database.hpp"
 #include "event_loop.hpp"
@@ -36,6 +48,9 @@ struct SqlSourceEvents {
   std::function<void()> rows;  // new rows wait for agents
   // The step's data is done: ok (with a warning for the step log, or "") or failed (message).
   std::function<void(bool ok, const std::string& text)> end;
+  // Once when the connection is lost (with the reason) and once when it is back, for the
+  // logs; called at once, so it must not destroy the source.
+  std::function<void(const std::string& text)> warning;
 };
 
 struct SqlSourceLimits {
@@ -64,9 +79,12 @@ class SqlSource final : public DataSource {
   std::size_t runs() const { return runs_; }
 
  private:
-  enum class Phase { NotStarted, Running, Draining, Finished, Failed };
+  enum class Phase { NotStarted, Connecting, Running, Draining, Finished, Failed };
   void start_run();
+  void connect();
   void declare();
+  void lost(const std::string& why);
+  void failed(const QueryResult& r, std::string_view what);
   void maybe_fetch();
   void on_fetch(const QueryResult& r);
   bool accept(const QueryResult& r, int row, int column);
@@ -83,12 +101,15 @@ class SqlSource final : public DataSource {
   std::unique_ptr<Database> db_;
   Phase phase_ = Phase::NotStarted;
   bool fetching_ = false;
+  bool cut_short_ = false;  // the run lost its connection before its cursor was drained
+  Backoff backoff_;
+  std::optional<Clock::time_point> outage_since_;
   RowQueues queues_;
   std::size_t fed_ = 0;  // rows fed in this step
   std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;
-  Source notify_;
+  Source notify_, connect_;
 };
 
 }  // namespace sched

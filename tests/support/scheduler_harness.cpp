@@ -113,7 +113,10 @@ AgentConf fake_agent(const std::string& name, const std::string& args, int max,
 }
 
 SchedulerHarness::SchedulerHarness(SchedulerSettings settings)
-    : settings_(std::move(settings)), log_path_(conf_.path() + "/scheduler.log") {
+    : SchedulerHarness(std::move(settings), cluster_conninfo()) {}
+
+SchedulerHarness::SchedulerHarness(SchedulerSettings settings, const std::string& cluster)
+    : settings_(std::move(settings)), db_(cluster), log_path_(conf_.path() + "/scheduler.log") {
   jobline::schema::install(db_.conninfo());
   port_ = free_port();
   write_conf();

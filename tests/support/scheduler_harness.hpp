@@ -1,5 +1,6 @@
-// SchedulerHarness: a real scheduler process against a fresh database of the fixture cluster,
-// with a conf dir written for the test. Tests queue steps with SQL and assert on jobqueue.
+// SchedulerHarness: a real scheduler process against a fresh database of the fixture cluster (or
+// of a test's own cluster), with a conf dir written for the test. Tests queue steps with SQL and
+// assert on jobqueue.
 #pragma once
 
 #include <chrono>
@@ -46,6 +47,8 @@ AgentConf fake_agent(const std::string& name, const std::string& args = "", int 
 class SchedulerHarness {
  public:
   explicit SchedulerHarness(SchedulerSettings settings = {});
+  // The same, with its database in another cluster (e.g. a PrivateCluster's conninfo()).
+  SchedulerHarness(SchedulerSettings settings, const std::string& cluster_conninfo);
   ~SchedulerHarness();  // stops the scheduler (SIGKILL if needed)
 
   TempDatabase& db() { return db_; }

@@ -217,20 +217,21 @@ std::string ssh_command() {
                            "sshd fixture ssh_command (is the `sshd` fixture running?)");
 }
 
-TempDatabase::TempDatabase() {
+TempDatabase::TempDatabase() : TempDatabase(cluster_conninfo()) {}
+
+TempDatabase::TempDatabase(std::string cluster) : cluster_(std::move(cluster)) {
   static std::atomic<unsigned> counter{0};
   std::random_device rd;
   name_ = "t_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
           std::to_string(rd() % 1'000'000);
-  std::string maint = cluster_conninfo();
-  Conn c = connect(maint);
+  Conn c = connect(cluster_);
   exec(c.get(), "CREATE DATABASE \"" + name_ + "\"");
-  conninfo_ = with_dbname(maint, name_);
+  conninfo_ = with_dbname(cluster_, name_);
 }
 
 TempDatabase::~TempDatabase() {
   try {
-    Conn c = connect(cluster_conninfo());
+    Conn c = connect(cluster_);
     exec(c.get(), "DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
   } catch (const std::exception&) {
     // The fixture's cluster teardown removes whatever is left.

@@ -39,10 +39,12 @@ std::string cluster_conninfo();
 // Throws if the fixture is not up.
 std::string ssh_command();
 
-// A new database in the fixture cluster, dropped (WITH FORCE) by the destructor.
+// A new database in the fixture cluster (or in the cluster whose maintenance database
+// `cluster_conninfo` names), dropped (WITH FORCE) by the destructor.
 class TempDatabase {
  public:
   TempDatabase();
+  explicit TempDatabase(std::string cluster_conninfo);
   ~TempDatabase();
   TempDatabase(const TempDatabase&) = delete;
   TempDatabase& operator=(const TempDatabase&) = delete;
@@ -55,6 +57,7 @@ class TempDatabase {
   std::vector<std::string> rows(const std::string& sql) const;
 
  private:
+  std::string cluster_;
   std::string name_;
   std::string conninfo_;
 };

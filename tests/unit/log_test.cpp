@@ -52,16 +52,61 @@ class LogToFile : public ::testing::Test {
 const std::regex kLine(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} scheduler \[(\d+)\] :: )"
                        R"((FATAL|ERROR|WARNING|NOTE|DEBUG): (.*)$)");
 
-TEST(LogFormat, OneLinePerMessageLine) {
+TEST(LogFormat, OneLinePerMessage) {
   auto when = std::chrono::system_clock::from_time_t(0);
-  std::string out = log::format_lines(when, "copyright", 42, log::Level::kWarning, "a\nb\n");
+  std::string out = log::format_line(when, "copyright", 42, log::Level::kWarning, "a\nb\n");
   auto l = lines_of(out);
-  ASSERT_EQ(l.size(), 2u);
-  std::regex re(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} copyright \[42\] :: WARNING: (a|b)$)");
+  ASSERT_EQ(l.size(), 1u);
+  std::regex re(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} copyright \[42\] :: WARNING: a b$)");
   EXPECT_TRUE(std::regex_match(l[0], re)) << l[0];
-  EXPECT_TRUE(std::regex_match(l[1], re)) << l[1];
   EXPECT_EQ(out.back(), '\n');
-  EXPECT_EQ(log::format_lines(when, "s", 1, log::Level::kNote, "").substr(20), "s [1] :: NOTE: \n");
+  EXPECT_EQ(log::format_line(when, "s", 1, log::Level::kNote, "").substr(20), "s [1] :: NOTE: \n");
+}
+
+// Line breaks and tabs fold to one space (PostgreSQL's messages are several lines, indented
+// with tabs); other text, spaces included, is left as it is.
+TEST(LogFormat, FoldsLineBreaksAndTabs) {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  const Case cases[] = {
+      {"", ""},
+      {"plain text", "plain text"},
+      {"two  spaces stay", "two  spaces stay"},
+      {"a\nb", "a b"},
+      {"a\r\nb", "a b"},
+      {"a\tb", "a b"},
+      {"a \n\t b", "a b"},
+      {"\nleading and trailing\n\n", "leading and trailing"},
+      {"  indented", "  indented"},
+      {"server closed the connection unexpectedly\n\tThis probably means the server "
+       "terminated abnormally\n\tbefore or while processing the request.\n",
+       "server closed the connection unexpectedly This probably means the server terminated "
+       "abnormally before or while processing the request."},
+      {"ERROR:  syntax error at or near \"SELEKT\"\nLINE 1: SELEKT 1\n        ^\n",
+       "ERROR:  syntax error at or near \"SELEKT\" LINE 1: SELEKT 1 ^"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(log::one_line(c.in), c.out) << "input: " << c.in;
+}
+
+TEST_F(LogToFile, AMultiLineMessageIsOneLine) {
+  log::error("database connection lost: {}",
+             "FATAL:  terminating connection due to administrator command\nserver closed the "
+             "connection unexpectedly\n\tThis probably means the server terminated abnormally\n");
+  log::StepLog step(dir_.path() + "/logs", 9, "copyright");
+  step.write(log::Level::kWarning, "feed connection lost: a\n\tb");
+  auto l = lines();
+  ASSERT_EQ(l.size(), 1u);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(l[0], m, kLine)) << l[0];
+  EXPECT_EQ(m[3],
+            "database connection lost: FATAL:  terminating connection due to administrator "
+            "command server closed the connection unexpectedly This probably means the server "
+            "terminated abnormally");
+  auto s = lines_of(slurp(step.path()));
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_NE(s[0].find(":: WARNING: feed connection lost: a b"), std::string::npos) << s[0];
 }
 
 TEST(LogFormat, LevelNamesAndJobTag) {

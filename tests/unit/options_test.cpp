@@ -63,6 +63,7 @@ TEST(Options, Defaults) {
   EXPECT_FALSE(o.log.has_value());
   EXPECT_EQ(o.verbose, 0);
   EXPECT_FALSE(o.db.has_value());
+  EXPECT_EQ(o.db_wait, 60);
   EXPECT_FALSE(o.init_db || o.reset || o.test || o.test_then_run || o.help || o.version);
   EXPECT_FALSE(o.port.has_value());
   EXPECT_EQ(o.pidfile, "");
@@ -98,12 +99,14 @@ TEST(Options, EveryShortOption) {
 TEST(Options, EveryLongOption) {
   auto o = parse({"--daemon", "--log=/tmp/s.log", "--verbose", "1", "--db", "dbname=x host=y",
                   "--init-db", "--reset", "--test-then-run", "--port=1", "--pidfile", "/run/s.pid",
-                  "--help", "--version"});
+                  "--help", "--version", "--db-wait", "5"});
   EXPECT_TRUE(o.daemon);
   EXPECT_EQ(o.log, "/tmp/s.log");
   EXPECT_EQ(o.verbose, 1);
   EXPECT_EQ(o.db, "dbname=x host=y");
   EXPECT_TRUE(o.init_db);
+  EXPECT_EQ(o.db_wait, 5);
+  EXPECT_EQ(parse({"--db-wait=0"}).db_wait, 0);  // 0: one attempt, no waiting
   EXPECT_TRUE(o.reset);
   EXPECT_TRUE(o.test_then_run);
   EXPECT_EQ(o.port, 1);
@@ -132,6 +135,8 @@ TEST(Options, BadInputIsOneLineNamingTheOption) {
        "--port: '99999999999999999999' is out of range; expected an integer from 1 to 65535"},
       {{"-v", "-1"}, "--verbose: '-1' is out of range; expected an integer >= 0"},
       {{"-v", "lots"}, "--verbose: 'lots' is not an integer; expected an integer >= 0"},
+      {{"--db-wait", "-1"}, "--db-wait: '-1' is out of range; expected an integer >= 0"},
+      {{"--db-wait=1m"}, "--db-wait: '1m' is not an integer; expected an integer >= 0"},
       {{"-p"},
        "the required argument for option '--port' is missing; expected an option from "
        "--help"},
@@ -162,6 +167,7 @@ TEST(Options, HelpListsEveryOptionSignalsAndEnvironment) {
                                        "-v [ --verbose ] N",
                                        "--db CONNINFO",
                                        "--init-db",
+                                       "--db-wait SECONDS",
                                        "-R [ --reset ]",
                                        "-t [ --test ]",
                                        "-T [ --test-then-run ]",

@@ -1,0 +1,147 @@
+// The scheduler's Database (scheduler/database.hpp) against a PostgreSQL cluster of the test's
+// own that it restarts and stops, the loop driven step by step: a kept connection loses
+// nothing and keeps the order, re-sends the statement in flight, keeps one coalesced write per
+// key, LISTENs again and reports each outage once; a connection that is not kept fails its
+// statements with a "connection lost" error.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "database.hpp"
+#include "private_cluster.hpp"
+#include "support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sched::Database;
+using sched::QueryResult;
+
+// Runs the default main context until `done()` or `timeout`; returns done().
+bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s) {
+  bool expired = false;
+  sched::Source deadline = sched::Source::timer(timeout, [&] { expired = true; });
+  while (!done() && !expired) g_main_context_iteration(nullptr, TRUE);
+  return done();
+}
+
+class KeptDatabase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.query(
+        "CREATE TABLE log(n serial PRIMARY KEY, what text);"
+        "CREATE TABLE counter(k int PRIMARY KEY, v int); INSERT INTO counter VALUES (1, 0)");
+    sched::ConnectionEvents events;
+    events.lost = [this](const std::string& why) { lost_.push_back(why); };
+    events.up = [this](sched::Clock::duration outage) { ups_.push_back(outage); };
+    conn_.keep_connected(events);
+    conn_.connect_async();
+    ASSERT_TRUE(run_until([&] { return conn_.connected(); }));
+  }
+
+  // Queues an INSERT of `what` whose answer is recorded in answered_.
+  void insert(const std::string& what) {
+    conn_.query("INSERT INTO log(what) VALUES ($1)", {what}, [this, what](const QueryResult& r) {
+      answered_.push_back(what + (r.ok() ? "" : " failed: " + r.error()));
+    });
+  }
+
+  test::PrivateCluster cluster_;
+  test::TempDatabase db_{cluster_.conninfo()};
+  Database conn_{db_.conninfo()};
+  std::vector<std::string> lost_, answered_;
+  std::vector<sched::Clock::duration> ups_;  // the first connection, then each return
+};
+
+TEST_F(KeptDatabase, AnOutageLosesNothingAndKeepsTheOrder) {
+  std::vector<std::string> notified;
+  conn_.listen("news", [&](const std::string& payload) { notified.push_back(payload); });
+  insert("before");
+  ASSERT_TRUE(run_until([&] { return answered_.size() == 1; }));
+
+  cluster_.down();
+  ASSERT_TRUE(run_until([&] { return lost_.size() == 1; })) << "the loss is noticed at once";
+  for (int i = 1; i <= 3; ++i) {
+    insert("during " + std::to_string(i));
+    for (int v = 1; v <= 100; ++v)  // one write per key waits: the latest
+      conn_.query_latest("counter", "UPDATE counter SET v = $1 WHERE k = 1", {std::to_string(v)});
+  }
+  EXPECT_EQ(conn_.pending(), 4u);
+  // Several attempts fail meanwhile (0.1 s, 0.2 s, 0.4 s ...): still one "lost".
+  run_until([] { return false; }, 1500ms);
+  EXPECT_EQ(lost_.size(), 1u);
+  EXPECT_EQ(answered_.size(), 1u);
+  EXPECT_FALSE(conn_.last_error().empty());
+
+  cluster_.up();
+  ASSERT_TRUE(run_until([&] { return answered_.size() == 4; })) << conn_.last_error();
+  EXPECT_EQ(answered_, (std::vector<std::string>{"before", "during 1", "during 2", "during 3"}));
+  EXPECT_EQ(db_.rows("SELECT what FROM log ORDER BY n"), answered_);
+  ASSERT_TRUE(run_until([&] { return conn_.pending() == 0; }));
+  EXPECT_EQ(db_.query("SELECT v FROM counter"), "100");
+  EXPECT_EQ(lost_.size(), 1u);
+  ASSERT_EQ(ups_.size(), 2u);
+  EXPECT_EQ(ups_[0], sched::Clock::duration::zero());  // the first connection: no outage
+  EXPECT_GE(ups_[1], 1500ms);                          // at least what was waited above
+  // LISTEN was made again on the new connection.
+  db_.query("NOTIFY news, 'after'");
+  ASSERT_TRUE(run_until([&] { return !notified.empty(); }));
+  EXPECT_EQ(notified, std::vector<std::string>{"after"});
+}
+
+// The statement in flight when the server goes away is sent again on the next connection.
+TEST_F(KeptDatabase, TheStatementInFlightIsSentAgain) {
+  bool answered = false;
+  QueryResult result;
+  conn_.query("INSERT INTO log(what) SELECT 'slow' FROM pg_sleep(2)", {},
+              [&](const QueryResult& r) {
+                answered = true;
+                result = r;
+              });
+  ASSERT_TRUE(test::eventually([&] {
+    return db_.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO "
+               "log(what) SELECT%' AND state = 'active'") == "1";
+  }));
+  cluster_.restart();
+  ASSERT_TRUE(run_until([&] { return answered; }));
+  EXPECT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.affected(), 1);
+  EXPECT_EQ(db_.query("SELECT count(*) FROM log WHERE what = 'slow'"), "1");
+  ASSERT_EQ(lost_.size(), 1u);
+  EXPECT_NE(lost_[0].find("terminating connection due to administrator command"), std::string::npos)
+      << lost_[0];
+}
+
+// A connection that is not kept (feeds, DB:) fails what it holds; the owner reconnects.
+TEST(NotKeptDatabase, FailsItsStatementsWithConnectionLost) {
+  test::PrivateCluster cluster;
+  test::TempDatabase db(cluster.conninfo());
+  Database conn(db.conninfo());
+  std::string broken;
+  conn.on_broken([&](const std::string& why) { broken = why; });
+  bool connected = false;
+  conn.connect_async([&](bool ok, const std::string&) { connected = ok; });
+  ASSERT_TRUE(run_until([&] { return connected; }));
+  std::vector<QueryResult> results;
+  auto keep = [&](const QueryResult& r) { results.push_back(r); };
+  conn.query("SELECT pg_sleep(30)", {}, keep);
+  conn.query("SELECT 1", {}, keep);
+  ASSERT_TRUE(test::eventually([&] {
+    return db.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' "
+               "AND state = 'active'") == "1";
+  }));
+  cluster.restart();
+  ASSERT_TRUE(run_until([&] { return results.size() == 2; }));
+  for (const auto& r : results) {
+    EXPECT_FALSE(r.ok());
+    EXPECT_TRUE(r.connection_lost()) << r.sqlstate() << " " << r.error();
+  }
+  EXPECT_FALSE(broken.empty());
+  EXPECT_FALSE(conn.connected());
+  EXPECT_FALSE(conn.usable());
+}
+
+}  // namespace
