@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 // A step with no data: the agent starts, says OK, the query returns nothing, its data ends.
 constexpr const char* kNoRows = "SELECT 1 AS x WHERE false";
 // Longer than startup_timeout and heartbeat_timeout below.
-constexpr const char* kSlow = " --exit-delay-ms=3500";
+constexpr const char* kSlow = " --exit-delay-ms=6000";
 
 struct Case {
   std::string name;   // the agent type
@@ -34,8 +34,11 @@ struct Case {
 
 SchedulerSettings settings(const std::vector<Case>& cases) {
   auto s = fast_settings();
-  s.startup_timeout = 1.5;
-  s.heartbeat_timeout = 2;
+  // The margins are for a loaded machine (sanitizer builds, tests in parallel): a sound agent
+  // must say OK within startup_timeout, and a step's query returning no row must answer
+  // before heartbeat_timeout (the agent waits for its data in silence, as it would in use).
+  s.startup_timeout = 3.5;
+  s.heartbeat_timeout = 4;
   s.kill_grace = 0.3;
   s.max_failures = 1;  // the reason of the first failure (a step retries; the outcome is alike)
   s.hosts = {HostConf{"localhost", "localhost", "", 64}};
