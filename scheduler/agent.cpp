@@ -130,7 +130,11 @@ void Agent::on_line(std::string_view line, bool cut) {
   }
   if (first_line_ && !line.empty()) {
     first_line_ = false;
-    if (proto::starts_fossology_dialect(line)) dialect_ = proto::Dialect::Fossology;
+    if (proto::starts_fossology_dialect(line))
+      dialect_ = proto::Dialect::Fossology;
+    else if (line.find("VERSION:") != std::string_view::npos)
+      log_agent(log::Level::kWarning,
+                "first line does not start with VERSION: (text written before it?): seed dialect");
   }
   if (auto message = proto::parse_agent_line(line, dialect_)) handle(*message);
 }
@@ -313,6 +317,8 @@ void Agent::on_exit(ExitStatus status) {
     out.reason = failure_;
   } else if (status.signal != 0 || (!fossology && status.code != 0)) {
     out.reason = "exited with " + status.describe();
+  } else if (!said_ok_) {  // even with BYE 0: it took no data, a new agent would do the same
+    out.reason = "exited before its first OK (" + status.describe() + ")";
   } else if (!fossology && state_ != AgentState::Draining) {
     out.reason = "exited before the end of its data (" + status.describe() + ")";
   } else {

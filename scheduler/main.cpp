@@ -98,6 +98,10 @@ bool run_self_test(const std::shared_ptr<const Config>& config) {
   std::vector<SelfTestResult> results;
   bool done = false;
   SelfTest test(config);
+  // A probe may take as long as a step would (a NOKILL agent): TERM and INT end the test, the
+  // probes still running are killed and fail.
+  Source term = Source::unix_signal(SIGTERM, [&] { test.stop("self-test stopped by SIGTERM"); });
+  Source intr = Source::unix_signal(SIGINT, [&] { test.stop("self-test stopped by SIGINT"); });
   test.run([&](std::vector<SelfTestResult> r) {
     results = std::move(r);
     done = true;

@@ -1,4 +1,6 @@
-// Self-tests: one probe agent per (type, host) with no data.
+// Self-tests: one probe agent per (type, host), with a data source that has no line. What
+// happens after its OK (end of data, the wait for its exit, heartbeat timeout, NOKILL) is the
+// Agent's, exactly as for a step.
 #include "self_test.hpp"
 
 #include <algorithm>
@@ -49,19 +51,14 @@ void SelfTest::run(std::function<void(std::vector<SelfTestResult>)> on_done) {
   finish_if_done();
 }
 
-void SelfTest::on_agent_running(Agent& agent) {
-  // It said OK and got "no data": it must now exit cleanly within the startup timeout.
-  for (auto& p : probes_) {
-    if (p.agent.get() != &agent) continue;
-    Agent* a = &agent;
-    p.exit_timer = Source::timer(config_->startup_timeout, [a, ms = config_->startup_timeout] {
-      a->kill_now(fmt::format("did not exit within {} ms after the end of data", ms.count()));
-    });
-  }
+void SelfTest::stop(const std::string& reason) {
+  for (auto& p : probes_)
+    if (p.agent) p.agent->kill_now(reason);
 }
 
+// A type without allow_db gets the answer a step gives it; the self-test runs no agent's SQL.
 void SelfTest::on_agent_db(Agent& agent, const std::string&) {
-  agent.reply_db({}, "not permitted during the self-test");
+  agent.reply_db({}, agent.type().allow_db ? "not run during the self-test" : "not permitted");
 }
 
 void SelfTest::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
@@ -69,7 +66,6 @@ void SelfTest::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
     if (p.agent.get() != &agent) continue;
     results_[p.result].passed = outcome.success;
     results_[p.result].reason = outcome.reason;
-    p.exit_timer.reset();
     p.agent.reset();  // destroys `agent`
     break;
   }

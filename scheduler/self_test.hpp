@@ -1,7 +1,8 @@
 // SelfTest: `-t` / `-T` (SPEC §6). Every agent type is spawned on every host it may run on
-// with no data: it must say OK (seed) or VERSION: then OK (Fossology) within the startup
-// timeout, then exit cleanly when told there is no data, within the startup timeout again.
-// All tests run at once on the main loop; `on_done` gets one result per (type, host).
+// and driven by the same Agent lifecycle as a step with no data: it passes when a step with no
+// data would complete (OK, end of data, clean exit, judged by the step's own timers and NOKILL)
+// — nothing here adds a rule of its own. All tests run at once on the loop; `on_done` gets one
+// result per (type, host).
 #pragma once
 
 #include <functional>
@@ -28,8 +29,10 @@ class SelfTest final : public AgentListener {
   explicit SelfTest(std::shared_ptr<const Config> config);
   ~SelfTest() override;
   void run(std::function<void(std::vector<SelfTestResult>)> on_done);
+  // Kills the probes still running (they fail with `reason`); on_done follows once they exit.
+  void stop(const std::string& reason);
 
-  void on_agent_running(Agent& agent) override;
+  void on_agent_running(Agent&) override {}
   void on_agent_items(Agent&, std::uint64_t) override {}
   void on_agent_db(Agent& agent, const std::string&) override;
   void on_agent_subs(Agent&, const std::string&, const std::string&) override {}
@@ -41,7 +44,6 @@ class SelfTest final : public AgentListener {
     std::unique_ptr<PlainSource> source;
     std::unique_ptr<Agent> agent;
     std::size_t result = 0;  // index into results_
-    Source exit_timer;
   };
   void finish_if_done();
 

@@ -21,6 +21,10 @@ Behaviours (the last one given wins; default ok):
                   END writes blank + `OK`; on CLOSE (or EOF) `HEART: <n> 1`, blank, `BYE <rc>`
                   and exits rc. --bye=N sets rc (default 0); --no-bye exits 0 without BYE.
                   --heartbeat-ms writes `HEART: <n> 1` instead of Heartbeat.
+                  --before-version=TEXT writes TEXT (no '\n') before `VERSION:`, as FOSSology's
+                  before_connect test agent does with printf; --nokill writes `SPECIAL: 1 1`
+                  after the first OK; --bye-first writes `BYE <rc>` instead of the first OK
+                  and exits rc.
 Modifiers (combine with ok and fossology; most with the others too):
   --work-ms=N       sleep N ms per data line before acknowledging it
   --crash-after=N   process N data lines; on the next one die of SIGSEGV (no core file)
@@ -29,6 +33,11 @@ Modifiers (combine with ok and fossology; most with the others too):
                     (--record), then die as --crash says; an agent started later with the same
                     FILE works normally (a crash the first time only)
   --exit-code=N     process everything, then exit N instead of 0
+  --exit-delay-ms=N at the end of data (stdin EOF or CLOSE), wait N ms before finishing (silent
+                    unless --heartbeat-ms)
+  --at-end=fatal|crash|garbage  at the end of data (after --exit-delay-ms): write
+                    `FATAL: something broke` and exit 0 / die as --crash says / write what
+                    --garbage writes (a 100 KiB line among them), then finish as usual
   --garbage         before each OK but the first: three lines of random bytes and one line of
                     100 KiB (first byte >= 0x80, no '\n' inside), then go on correctly
   --print-fds       first of all, write `LOG fds: <open fds from /proc/self/fd>`
@@ -89,6 +98,11 @@ struct Options {
   std::string record;
   long bye = 0;
   bool no_bye = false;
+  std::string before_version;
+  bool nokill = false;
+  bool bye_first = false;
+  long exit_delay_ms = 0;
+  std::string at_end;
 };
 
 std::mutex g_out;
@@ -174,6 +188,16 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
     o.bye = number(name, value);
   else if (name == "no-bye")
     o.no_bye = true;
+  else if (name == "before-version")
+    o.before_version = std::string(value);
+  else if (name == "nokill")
+    o.nokill = true;
+  else if (name == "bye-first")
+    o.bye_first = true;
+  else if (name == "exit-delay-ms")
+    o.exit_delay_ms = number(name, value);
+  else if (name == "at-end")
+    o.at_end = std::string(value);
   else
     return false;
   return true;
@@ -205,6 +229,8 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.then != "ok" && o.then != "hang") usage_error("--then must be ok or hang");
   if (o.crash != "segv" && o.crash != "abort") usage_error("--crash must be segv or abort");
+  if (!o.at_end.empty() && o.at_end != "fatal" && o.at_end != "crash" && o.at_end != "garbage")
+    usage_error("--at-end must be fatal, crash or garbage");
   return o;
 }
 
@@ -311,10 +337,27 @@ void process(const Options& o, const std::string& line) {
   ++g_items;
 }
 
+// The end of the data: --exit-delay-ms, then --at-end.
+void at_end(const Options& o) {
+  if (o.exit_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.exit_delay_ms));
+  if (o.at_end == "fatal") {
+    out("FATAL: something broke");
+    _exit(0);
+  }
+  if (o.at_end == "crash") crash(o);
+  if (o.at_end == "garbage") garbage();
+}
+
 [[noreturn]] void run_fossology(const Options& o) {
+  write_all(o.before_version);
   out("VERSION: fake");
   out("");
+  if (o.bye_first) {
+    out("BYE " + std::to_string(o.bye));
+    _exit(static_cast<int>(o.bye));
+  }
   out("OK");
+  if (o.nokill) out("SPECIAL: 1 1");
   while (auto line = next_line()) {
     if (*line == "CLOSE") break;
     if (*line == "END") {
@@ -324,6 +367,7 @@ void process(const Options& o, const std::string& line) {
       process(o, *line);
     }
   }
+  at_end(o);
   out("HEART: " + std::to_string(g_items.load()) + " 1");
   out("");
   if (o.no_bye) _exit(0);
@@ -368,6 +412,7 @@ void write_ok(const Options& o) {
     if (o.garbage) garbage();
     write_ok(o);
   }
+  at_end(o);
   _exit(static_cast<int>(o.exit_code));
 }
 

@@ -110,6 +110,51 @@ TEST(FakeAgent, FossologyNoByeJustExits) {
   EXPECT_EQ(exit_code(agent), 0);
 }
 
+// FOSSology's before_connect and no_update test agents, in one.
+TEST(FakeAgent, FossologyTextBeforeVersionNokillAndSlowExit) {
+  test::Child agent(
+      start({"--fossology", "--before-version=junk", "--nokill", "--exit-delay-ms=300"}));
+  EXPECT_EQ(agent.read_line(), "junkVERSION: fake");
+  EXPECT_EQ(agent.read_line(), "");
+  EXPECT_EQ(agent.read_line(), "OK");
+  EXPECT_EQ(agent.read_line(), "SPECIAL: 1 1");
+  agent.write("CLOSE\n");
+  EXPECT_EQ(agent.read_line(200ms), std::nullopt);  // still waiting
+  EXPECT_EQ(agent.read_line(), "HEART: 0 1");
+  EXPECT_EQ(agent.read_line(), "");
+  EXPECT_EQ(agent.read_line(), "BYE 0");
+  EXPECT_EQ(exit_code(agent), 0);
+}
+
+TEST(FakeAgent, FossologyByeFirstNeverSaysOk) {
+  test::Child agent(start({"--fossology", "--bye-first", "--bye=2"}));
+  EXPECT_EQ(agent.read_line(), "VERSION: fake");
+  EXPECT_EQ(agent.read_line(), "");
+  EXPECT_EQ(agent.read_line(), "BYE 2");
+  EXPECT_EQ(agent.read_line(), std::nullopt);
+  EXPECT_EQ(exit_code(agent), 2);
+}
+
+TEST(FakeAgent, AtEndActsWhenTheDataEnds) {
+  test::Child fatal(start({"--at-end=fatal"}));
+  ASSERT_EQ(fatal.read_line(), "OK");
+  fatal.close_stdin();
+  EXPECT_EQ(fatal.read_line(), "FATAL: something broke");
+  EXPECT_EQ(exit_code(fatal), 0);
+
+  test::Child crash(start({"--at-end=crash", "--crash=abort"}));
+  ASSERT_EQ(crash.read_line(), "OK");
+  crash.close_stdin();
+  EXPECT_EQ(exit_code(crash), -SIGABRT);
+
+  test::Child garbage(start({"--at-end=garbage", "--exit-code=5"}));
+  ASSERT_EQ(garbage.read_line(), "OK");
+  garbage.close_stdin();
+  std::string rest = garbage.read_all(10s);
+  EXPECT_GT(rest.size(), 100u * 1024u);
+  EXPECT_EQ(exit_code(garbage), 5);
+}
+
 TEST(FakeAgent, GarbageComesBetweenOksAndWorkGoesOn) {
   test::Child agent(start({"--garbage"}));
   ASSERT_EQ(agent.read_line(), "OK");
