@@ -109,7 +109,7 @@ void Agent::touch() {
 }
 
 void Agent::log_agent(log::Level level, std::string_view text) {
-  if (step_log_) step_log_->agent_line(pid(), spec_.host->name, text);
+  if (step_log_) step_log_->agent_line(pid(), spec_.host->name, text, level);
   if (level <= log::Level::kWarning || !step_log_)
     log::write(level, fmt::format("{}: \"{}\"", tag_, text));
 }

@@ -227,11 +227,8 @@ void load_agents(Config& c) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const auto& p = it->path();
-    if (p.extension() == ".conf" && p.filename().string().front() != '.' &&
-        it->is_regular_file(ec)) {
-      files.push_back(p);
-    }
+    const auto& p = it->path();  // not a regular file: read_file says so, it is left out
+    if (p.extension() == ".conf" && p.filename().string().front() != '.') files.push_back(p);
   }
   if (ec && ec != std::errc::no_such_file_or_directory) {
     c.warnings.push_back(fmt::format("{}: cannot list: {}; expected a readable directory",
@@ -258,6 +255,8 @@ void load_agents(Config& c) {
 
 }  // namespace
 
+ConfigError::ConfigError(const std::string& what) : std::runtime_error(one_line(what)) {}
+
 std::string AgentType::binary(const HostConfig& host) const {
   const std::string& word = command.empty() ? name : command.front();
   if (fs::path(word).is_absolute()) return word;
@@ -280,9 +279,10 @@ std::string parse_db_conf(std::string_view text, const std::string& path) {
   int n = 0;
   for (std::string_view rest = text; !rest.empty();) {
     auto nl = rest.find('\n');
-    std::string line(rest.substr(0, nl));
+    std::string_view given = trim(rest.substr(0, nl));
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
     ++n;
+    std::string line(given);
     std::erase_if(line, [](unsigned char ch) { return std::isspace(ch) != 0; });
     if (line.empty() || line.front() == '#') continue;
     if (line.back() == ';') line.pop_back();
@@ -291,7 +291,7 @@ std::string parse_db_conf(std::string_view text, const std::string& path) {
       throw ConfigError(
           fmt::format("{}:{}: '{}': not one key=value pair; expected "
                       "'key=value;', e.g. 'dbname=jobline;'",
-                      path, n, line));
+                      path, n, given));
     }
     pairs.push_back(std::move(line));
   }
@@ -316,6 +316,7 @@ Config load_config(const std::string& conf_dir) {
        {"repository", {}}},
       c.warnings);
   load_agents(c);
+  for (auto& w : c.warnings) w = one_line(w);  // a key name may hold a '\r'
   return c;
 }
 

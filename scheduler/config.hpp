@@ -89,9 +89,11 @@ struct Config {
   const AgentType* agent(std::string_view name) const;
 };
 
+// Always one line: control characters of the text (say a value's resolved `\n` escape) are
+// written as escapes (\n, \r, \xNN).
 class ConfigError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& what);
 };
 
 // Loads everything; throws ConfigError with one line

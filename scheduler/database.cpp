@@ -13,13 +13,38 @@
 
 namespace sched {
 
+namespace {
+
+// The server's error on one line (it ends up in jq_endtext): "ERROR:  <message>", then
+// "; DETAIL: ..." and "; HINT: ..." if any, without the excerpt of the statement that libpq
+// adds on lines of their own. libpq's own errors have no fields: their lines are joined.
+std::string one_line_error(const pg_result* res, ExecStatusType status) {
+  const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  std::string out;
+  if (severity && primary) {
+    out = std::string(severity) + ":  " + primary;
+    if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL))
+      out += std::string("; DETAIL: ") + detail;
+    if (const char* hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT))
+      out += std::string("; HINT: ") + hint;
+  } else {
+    const char* msg = PQresultErrorMessage(res);
+    out = msg && *msg ? msg : PQresStatus(status);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  for (char& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
+  return out;
+}
+
+}  // namespace
+
 QueryResult::QueryResult(pg_result* res) : res_(res, PQclear) {
   auto status = PQresultStatus(res);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    const char* msg = PQresultErrorMessage(res);
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    error_ = msg && *msg ? msg : PQresStatus(status);
-    while (!error_.empty() && (error_.back() == '\n' || error_.back() == ' ')) error_.pop_back();
+    error_ = one_line_error(res, status);
     sqlstate_ = state ? state : "";
   }
 }
@@ -366,6 +391,11 @@ void Database::on_notice(void* self, const char* message) {
 // outage is reported once, and the next attempt is timed by the back-off. Else: fail_all.
 void Database::lose(const std::string& reason) {
   std::string why = server_fatal_.empty() ? reason : server_fatal_ + " (" + reason + ")";
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  for (auto at = why.find('\n'); at != std::string::npos; at = why.find('\n', at)) {
+    auto end = why.find_first_not_of(" \t\n", at);  // libpq's lines, as one
+    why.replace(at, end == std::string::npos ? std::string::npos : end - at, "; ");
+  }
   server_fatal_.clear();
   socket_watch_.reset();
   if (conn_) PQfinish(conn_);

@@ -21,6 +21,22 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
+std::string one_line(std::string_view text) {
+  std::string line;
+  for (char ch : text) {
+    auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\n')
+      line += "\\n";
+    else if (ch == '\r')
+      line += "\\r";
+    else if ((byte < 0x20 && ch != '\t') || byte == 0x7f)
+      line += fmt::format("\\x{:02x}", byte);
+    else
+      line += ch;
+  }
+  return line;
+}
+
 std::vector<std::string> split_ws(std::string_view s) {
   std::vector<std::string> out;
   std::istringstream in{std::string(s)};
@@ -65,9 +81,11 @@ std::optional<bool> parse_bool(std::string_view s) {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // (A directory opens, then reads as empty.)
+  int error = !in ? errno : fs::is_directory(path) ? EISDIR : 0;
+  if (error != 0) {
     throw ConfigError(fmt::format("{}: cannot read the file: {}; expected a readable file", path,
-                                  std::strerror(errno)));
+                                  std::strerror(error)));
   }
   std::ostringstream ss;
   ss << in.rdbuf();

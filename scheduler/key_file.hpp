@@ -26,6 +26,8 @@ namespace sched::keyfile {
 inline constexpr double kMaxSeconds = 365.0 * 24 * 3600;  // a year: keeps milliseconds in range
 
 std::string_view trim(std::string_view s);
+// `text` with its control characters written as escapes (\n, \r, \xNN): one line.
+std::string one_line(std::string_view text);
 std::vector<std::string> split_ws(std::string_view s);
 std::optional<long long> parse_int(std::string_view s);
 std::optional<double> parse_number(std::string_view s);

@@ -7,6 +7,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -30,13 +32,13 @@ using namespace sched;
 enum Exit { kOk = 0, kSelfTestFailed = 1, kUsage = 2, kConfig = 3, kDatabase = 4, kRunning = 5 };
 
 // Connects `db` and keeps it connected from now on. A database that is not up yet is waited
-// for, up to `wait` (0: one attempt): one WARNING when the first attempt fails, a FATAL when the
-// bound passes. Runs the loop's context itself (before the main loop exists).
-bool wait_for_database(Database& db, std::chrono::seconds wait) {
-  if (std::string bad = db.conninfo_error(); !bad.empty()) {
-    log::fatal("cannot use the database connection string: {}", bad);  // waiting cannot help
-    return false;
-  }
+// for, up to `wait` (0: one attempt), with one WARNING when the first attempt fails. Runs the
+// loop's context itself (before the main loop exists). Returns "" once connected, else why
+// not, on one line ending with where the conninfo came from (`source`).
+std::string wait_for_database(Database& db, std::chrono::seconds wait, const std::string& source) {
+  const std::string from = fmt::format(" (conninfo from {})", source);
+  if (std::string bad = db.conninfo_error(); !bad.empty())  // waiting cannot help
+    return "cannot use the database connection string: " + bad + from;
   bool done = false;
   db.keep_connected({[&](const std::string& why) {
                        if (wait.count() == 0) {
@@ -52,20 +54,23 @@ bool wait_for_database(Database& db, std::chrono::seconds wait) {
   db.connect_async();
   while (!done) g_main_context_iteration(nullptr, TRUE);
   db.keep_connected({});  // the callbacks above end here
-  if (db.connected()) return true;
-  if (wait.count() == 0)
-    log::fatal("cannot connect to the database at {}: {}", db.target(), db.last_error());
-  else
-    log::fatal("no database at {} after {} s (--db-wait): {}", db.target(), wait.count(),
-               db.last_error());
+  if (db.connected()) return "";
+  std::string why = wait.count() == 0 ? fmt::format("cannot connect to the database at {}: {}",
+                                                    db.target(), db.last_error())
+                                      : fmt::format("no database at {} after {} s (--db-wait): {}",
+                                                    db.target(), wait.count(), db.last_error());
   db.close();
-  return false;
+  return why + from;
 }
 
-int init_db(const std::string& conninfo, std::chrono::seconds wait) {
+// `source` says where the conninfo came from ("--db", "<confdir>/Db.conf"...), for errors.
+int init_db(const std::string& conninfo, const std::string& source, std::chrono::seconds wait) {
   {
     Database db(conninfo);
-    if (!wait_for_database(db, wait)) return kDatabase;
+    if (std::string why = wait_for_database(db, wait, source); !why.empty()) {
+      std::cerr << "scheduler: --init-db: " << why << "\n";
+      return kDatabase;
+    }
   }
   try {
     auto r = jobline::schema::install(conninfo);
@@ -79,7 +84,7 @@ int init_db(const std::string& conninfo, std::chrono::seconds wait) {
     }
     return kOk;
   } catch (const std::exception& e) {
-    std::cerr << "scheduler: --init-db: " << e.what() << "\n";
+    std::cerr << "scheduler: --init-db: " << e.what() << " (conninfo from " << source << ")\n";
     return kDatabase;
   }
 }
@@ -257,7 +262,7 @@ int run(Daemon& d) {
   const Config& config = *d.config;
   std::string conninfo = d.options.db ? *d.options.db : config.conninfo;
   std::chrono::seconds wait(d.options.db_wait);
-  if (d.options.init_db) return init_db(conninfo, wait);
+  if (d.options.init_db) return init_db(conninfo, config.conninfo_source, wait);
   if (d.options.test) return run_self_test(d.config) ? kOk : kSelfTestFailed;
   if (d.options.test_then_run && !run_self_test(d.config)) return kSelfTestFailed;
   if (d.options.daemon && daemon(0, 0) != 0) {
@@ -272,7 +277,11 @@ int run(Daemon& d) {
     return kRunning;
   }
   Database db(conninfo);
-  if (!wait_for_database(db, wait)) return kDatabase;
+  if (std::string why = wait_for_database(db, wait, d.options.db ? "--db" : config.conninfo_source);
+      !why.empty()) {
+    log::fatal("{}", why);
+    return kDatabase;
+  }
   try {
     auto lock = db.exec_blocking(sql::kTryLock);
     if (!lock.ok()) throw std::runtime_error(lock.error());
@@ -317,11 +326,16 @@ int main(int argc, char** argv) {
     return kOk;
   }
   if (d.options.init_db && d.options.db)  // needs no conf dir
-    return init_db(*d.options.db, std::chrono::seconds(d.options.db_wait));
+    return init_db(*d.options.db, "--db", std::chrono::seconds(d.options.db_wait));
   try {
     d.config = configured(load_config(d.options.config_dir), d.options);
     const std::string& target = d.options.log ? *d.options.log : d.config->log;
     if (!target.empty() && !d.options.init_db) log::open(target);
+  } catch (const log::LogError& e) {
+    std::cerr << "scheduler: "
+              << (d.options.log ? "--log" : d.config->conf_dir + "/scheduler.conf: [scheduler] log")
+              << ": " << e.what() << "\n";
+    return kConfig;
   } catch (const std::exception& e) {
     std::cerr << "scheduler: " << e.what() << "\n";
     return kConfig;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
@@ -107,20 +108,27 @@ std::string nonempty(const po::variables_map& vm, const std::string& name, const
 
 po::variables_map parse_argv(int argc, char** argv, const po::options_description& desc) {
   po::variables_map vm;
+  // No positional arguments: a word that is not an option is collected only to be named in the
+  // error.
+  po::options_description all;
+  all.add(desc).add_options()("unexpected-argument", po::value<std::vector<std::string>>());
   try {
-    // No positional arguments: a stray word is an error, not silently ignored.
     po::store(
         po::command_line_parser(argc, argv)
-            .options(desc)
-            .positional(po::positional_options_description())
+            .options(all)
+            .positional(po::positional_options_description().add("unexpected-argument", -1))
             .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
             .run(),
         vm);
     po::notify(vm);
-  } catch (const po::too_many_positional_options_error&) {
-    throw UsageError("unexpected argument; expected only options (see --help)");
-  } catch (const po::error& e) {
+  } catch (const po::unknown_option& e) {
     throw UsageError(fmt::format("{}; expected an option from --help", e.what()));
+  } catch (const po::error& e) {
+    throw UsageError(fmt::format("{} (see --help)", e.what()));
+  }
+  if (vm.count("unexpected-argument") != 0) {
+    throw UsageError(fmt::format("'{}': unexpected argument; expected only options (see --help)",
+                                 vm["unexpected-argument"].as<std::vector<std::string>>().front()));
   }
   return vm;
 }

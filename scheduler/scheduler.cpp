@@ -221,11 +221,19 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     end_job(job, false, fmt::format("agent type '{}' is invalid: {}", type->name, bad->second));
     return false;
   }
-  if ((!job.row.runonpfile || job.row.runonpfile->empty()) && job.row.args) {
+  bool sql_fed = job.row.runonpfile && !job.row.runonpfile->empty();
+  if (!sql_fed && job.row.args) {
     if (auto why = unsendable(*job.row.args, "jq_args")) {
       end_job(job, false, *why);
       return false;
     }
+  }
+  if (sql_fed && job.row.args.value_or("").find_first_not_of(" \t\r\n") == std::string::npos) {
+    end_job(job, false,
+            fmt::format("jq_args is empty; expected the query of an SQL-fed step "
+                        "(jq_runonpfile '{}')",
+                        *job.row.runonpfile));
+    return false;
   }
   if (job.row.host && !config_->host(*job.row.host)) {
     end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));

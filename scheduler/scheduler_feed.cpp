@@ -59,7 +59,11 @@ void Scheduler::on_source_end(long long jq_pk, bool ok, const std::string& text)
 
 void Scheduler::on_agent_db(Agent& agent, const std::string& statement) {
   if (!agent.type().allow_db) {
-    agent.reply_db({}, "not permitted");
+    std::string why =
+        fmt::format("not permitted: allow_db is not true in {}", agent.type().conf_path);
+    if (Job* job = find(agent.jq_pk()))
+      job->log.write(log::Level::kWarning, fmt::format("DB: {}: \"{}\"", why, statement));
+    agent.reply_db({}, why);
     return;
   }
   if (!agent_db_) agent_db_ = std::make_unique<AgentDb>(db_.conninfo(), kDbStatementTimeout);
@@ -83,7 +87,8 @@ void Scheduler::on_agent_subs(Agent& agent, const std::string& key, const std::s
   if (same != job->subs.end()) {
     same->second = value;
   } else if (job->subs.size() >= kMaxSubs) {
-    job->log.write(log::Level::kWarning, "JQ_SUBS ignored: more than 64 substitutions");
+    job->log.write(log::Level::kWarning,
+                   fmt::format("JQ_SUBS '{}' ignored: more than {} substitutions", key, kMaxSubs));
     return;
   } else {
     job->subs.emplace_back(key, value);

@@ -29,6 +29,11 @@ using Result = std::unique_ptr<PGresult, ResultClearer>;
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
     message.pop_back();
   }
+  // One line: libpq puts hints and further hosts' failures on lines of their own.
+  for (auto nl = message.find('\n'); nl != std::string::npos; nl = message.find('\n', nl)) {
+    auto next = message.find_first_not_of(" \t", nl + 1);
+    message.replace(nl, (next == std::string::npos ? message.size() : next) - nl, "; ");
+  }
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   throw std::runtime_error(
       fmt::format("{}: {}{}", what, message, state ? fmt::format(" (SQLSTATE {})", state) : ""));
