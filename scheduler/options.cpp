@@ -63,7 +63,7 @@ po::options_description describe() {
     ("init-db", "install or upgrade the database schema, then exit")
     ("db-wait", po::value<std::string>()->value_name("SECONDS"),
      "at start (and with --init-db), wait up to SECONDS for a database that is not up yet; "
-     "0 = do not wait (default: 60)")
+     "0 = do not wait (default: 60, at most 86400)")
     ("reset,R", "start over the steps left unfinished by a previous run")
     ("test,t", "self-test every agent type on every host, print one line per agent, "
                "exit 0 if all pass")
@@ -147,7 +147,8 @@ void read_values(const po::variables_map& vm, Options& o) {
   }
   if (vm.count("db") != 0) o.db = vm["db"].as<std::string>();
   if (vm.count("db-wait") != 0) {
-    o.db_wait = parse_int_option(vm, "db-wait", 0, std::numeric_limits<int>::max());
+    o.db_wait =
+        parse_int_option(vm, "db-wait", 0, Options::kMaxDbWait);  // a day: the timer's ms fit
   }
   if (vm.count("port") != 0) o.port = parse_int_option(vm, "port", 1, 65535);
   if (vm.count("pidfile") != 0) o.pidfile = nonempty(vm, "pidfile", "a file name");
