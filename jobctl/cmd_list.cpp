@@ -22,7 +22,7 @@ SELECT * FROM (
          split_part(jq.jq_schedinfo, '.', 1) AS host,
          to_char(jq.jq_starttime, 'YYYY-MM-DD HH24:MI:SS') AS started,
          extract(epoch FROM coalesce(jq.jq_endtime, now()) - jq.jq_starttime) AS seconds,
-         jq.jq_endtext, j.job_upload_fk
+         jq.jq_endtext, j.job_upload_fk, jq.jq_itemsknown
     FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk) s
  WHERE ($1::int IS NULL OR job_pk = $1) AND ($2::text IS NULL OR state = $2)
    AND ($3::text IS NULL OR jq_type = $3) AND ($4::int IS NULL OR job_upload_fk = $4)
@@ -41,14 +41,14 @@ SELECT * FROM (
   auto db = ctx.connect();
   auto r = db.exec(sql, {opt("job"), opt("state"), opt("type"), opt("upload"),
                          std::to_string(vm["limit"].as<int>())});
-  Table t({"job", "step", "type", "state", "items", "host", "started", "duration", "end"});
+  Table t({"job", "step", "type", "state", "items", "known", "host", "started", "duration", "end"});
   for (int i = 0; i < r.rows(); ++i) {
     auto num = [&](int c) { return r.is_null(i, c) ? Json() : Json(std::stoll(r.get(i, c))); };
     auto text = [&](int c) {
       return r.is_null(i, c) || r.get(i, c).empty() ? Json() : Json(r.get(i, c));
     };
     Json seconds = r.is_null(i, 7) ? Json() : Json(std::stod(r.get(i, 7)));
-    t.add({num(0), num(1), text(2), text(3), num(4), text(5), text(6),
+    t.add({num(0), num(1), text(2), text(3), num(4), num(10), text(5), text(6),
            ctx.json ? seconds
                     : (seconds.is_null() ? Json() : Json(duration_text(seconds.get<double>()))),
            text(8)});

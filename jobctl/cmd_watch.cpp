@@ -1,6 +1,8 @@
 // jobctl watch <job>: live progress of a job's steps until the job ends. On a terminal the
 // lines are redrawn in place; into a pipe or file one plain line is written per change. Woken
-// by the scheduler's NOTIFYs (starts and ends) and every half second (item counts).
+// by the scheduler's NOTIFYs (starts and ends) and every half second (item counts). Items done
+// of items known (jq_itemsknown: SQL-fed steps, once their query is counted) give a bar and an
+// ETA; without it the bar shows the state only.
 #include <libpq-fe.h>
 #include <poll.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,7 +27,8 @@ struct StepView {
   long long jq = 0;
   std::string type, state, end;
   long long items = 0;
-  double elapsed = 0;  // seconds since its start (to its end when ended)
+  std::optional<long long> known;  // items to do, when known
+  double elapsed = 0;              // seconds since its start (to its end when ended)
   bool ended() const { return state == "completed" || state == "failed"; }
 };
 
@@ -32,31 +36,54 @@ std::vector<StepView> read_steps(agent::Database& db, long long job) {
   auto r = db.exec(fmt::format(R"(
 SELECT jq.jq_pk, jq.jq_type, {}, jq.jq_itemsprocessed,
        coalesce(extract(epoch FROM coalesce(jq.jq_endtime, now()) - jq.jq_starttime), 0),
-       coalesce(jq.jq_endtext, '')
+       coalesce(jq.jq_endtext, ''), jq.jq_itemsknown
   FROM jobqueue jq WHERE jq.jq_job_fk = $1 ORDER BY jq.jq_pk)",
                                kStepStateSql),
                    {std::to_string(job)});
   std::vector<StepView> out;
-  for (int i = 0; i < r.rows(); ++i)
-    out.push_back({std::stoll(r.get(i, 0)), r.get(i, 1), r.get(i, 2), r.get(i, 5),
-                   std::stoll(r.get(i, 3)), std::stod(r.get(i, 4))});
+  for (int i = 0; i < r.rows(); ++i) {
+    StepView s{std::stoll(r.get(i, 0)), r.get(i, 1),  r.get(i, 2),           r.get(i, 5),
+               std::stoll(r.get(i, 3)), std::nullopt, std::stod(r.get(i, 4))};
+    if (!r.is_null(i, 6)) s.known = std::stoll(r.get(i, 6));
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
-std::string rate_text(const StepView& s) {
-  return s.elapsed > 0.05 ? fmt::format("{:.1f}/s", static_cast<double>(s.items) / s.elapsed) : "-";
+double rate_of(const StepView& s) {
+  return s.elapsed > 0.05 ? static_cast<double>(s.items) / s.elapsed : 0;
 }
 
-// One line per step for a terminal: a bar filled by state, items, rate, elapsed.
+// "1234/5678" or "1234".
+std::string items_text(const StepView& s) {
+  return s.known ? fmt::format("{}/{}", s.items, std::max(*s.known, s.items))
+                 : std::to_string(s.items);
+}
+
+// The time left of a running step at its rate, when its items are known: "ETA 1m05s".
+std::string eta_text(const StepView& s) {
+  if (s.state != "running" || !s.known || rate_of(s) <= 0) return "";
+  double left = static_cast<double>(std::max(*s.known - s.items, 0LL)) / rate_of(s);
+  return "ETA " + duration_text(left);
+}
+
+std::string rate_text(const StepView& s) {
+  return rate_of(s) > 0 ? fmt::format("{:.1f}/s", rate_of(s)) : "-";
+}
+
+// One line per step for a terminal: a bar (items done of known, else by state), items, rate,
+// elapsed, ETA.
 std::string screen_line(const StepView& s) {
   constexpr int kWidth = 20;
   int fill = s.state == "completed" ? kWidth : s.state == "running" ? kWidth / 2 : 0;
+  if (s.state == "running" && s.known && *s.known > 0)
+    fill = static_cast<int>(kWidth * std::min(s.items, *s.known) / *s.known);
   std::string bar = s.state == "running" ? std::string(static_cast<std::size_t>(fill), '=') + ">"
                                          : std::string(static_cast<std::size_t>(fill), '#');
   bar.resize(kWidth + 1, ' ');
-  std::string tail = s.state == "failed" ? "  " + s.end : "";
-  return fmt::format("{:>6}  {:<12.12} [{}] {:<9} {:>9} items {:>10} {:>8}{}", s.jq, s.type, bar,
-                     s.state, s.items, rate_text(s), duration_text(s.elapsed), tail);
+  std::string tail = s.state == "failed" ? "  " + s.end : "  " + eta_text(s);
+  return fmt::format("{:>6}  {:<12.12} [{}] {:<9} {:>13} items {:>10} {:>8}{}", s.jq, s.type, bar,
+                     s.state, items_text(s), rate_text(s), duration_text(s.elapsed), tail);
 }
 
 std::string clock_now() {
@@ -91,12 +118,14 @@ class Screen {
   }
   void changes(const std::vector<StepView>& steps) {
     for (const auto& s : steps) {
-      auto key = fmt::format("{}|{}", s.state, s.items);
+      auto key = fmt::format("{}|{}|{}", s.state, s.items, s.known.value_or(-1));
       if (last_[s.jq] == key) continue;
       last_[s.jq] = key;
-      std::cout << fmt::format("{} step {} {} {} items {} rate {} elapsed {}{}\n", clock_now(),
-                               s.jq, s.type, s.state, s.items, rate_text(s),
-                               duration_text(s.elapsed), s.state == "failed" ? ": " + s.end : "");
+      std::string eta = eta_text(s);
+      std::cout << fmt::format("{} step {} {} {} items {} rate {} elapsed {}{}{}\n", clock_now(),
+                               s.jq, s.type, s.state, items_text(s), rate_text(s),
+                               duration_text(s.elapsed), eta.empty() ? "" : " " + eta,
+                               s.state == "failed" ? ": " + s.end : "");
     }
     std::cout << std::flush;
   }

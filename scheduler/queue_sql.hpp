@@ -34,11 +34,15 @@ inline constexpr const char* kStepEnd =
 // $1 jq_pk, $2 schedinfo (host.pid), $3 log path.
 inline constexpr const char* kStartStep = R"(
 UPDATE jobqueue SET jq_starttime = coalesce(jq_starttime, now()), jq_endtext = 'Started',
-       jq_schedinfo = $2, jq_log = $3, jq_itemsprocessed = 0
+       jq_schedinfo = $2, jq_log = $3, jq_itemsprocessed = 0, jq_itemsknown = NULL
  WHERE jq_pk = $1)";
 
 // $1 jq_pk, $2 items.
 inline constexpr const char* kItems = "UPDATE jobqueue SET jq_itemsprocessed = $2 WHERE jq_pk = $1";
+
+// $1 jq_pk, $2 the items the step has to do (the rows of its query at its start).
+inline constexpr const char* kItemsKnown =
+    "UPDATE jobqueue SET jq_itemsknown = $2 WHERE jq_pk = $1";
 
 // $1 jq_pk, $2 items. Returns whether other steps depend on it (no row when it had ended
 // already: sent again, it changes nothing).

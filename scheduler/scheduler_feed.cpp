@@ -3,6 +3,7 @@
 // uses them is in scheduler.cpp.
 #include <algorithm>
 
+#include "queue_sql.hpp"
 #include "scheduler.hpp"
 #include "sql_source.hpp"
 
@@ -20,6 +21,10 @@ std::unique_ptr<DataSource> Scheduler::make_source(const StepRow& row) {
   long long pk = row.jq_pk;
   SqlSourceEvents events;
   events.rows = [this, pk] { on_source_rows(pk); };
+  events.known = [this, pk](std::size_t n) {
+    db_.query_latest("known " + std::to_string(pk), sql::kItemsKnown,
+                     {std::to_string(pk), std::to_string(n)});
+  };
   events.end = [this, pk](bool ok, const std::string& text) { on_source_end(pk, ok, text); };
   events.warning = [this, pk](const std::string& text) {  // its connection lost, or back
     if (Job* job = find(pk)) job->log.write(log::Level::kWarning, text);

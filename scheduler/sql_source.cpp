@@ -25,6 +25,9 @@ SELECT jobline_q.*, f.h IS NOT NULL AS jobline_was_fed, h.h AS jobline_hash
  CROSS JOIN LATERAL (SELECT hashtextextended(jobline_q::text, 0) AS h) h
   LEFT JOIN jobline_fed f ON f.h = h.h)";
 constexpr const char* kFetch = "FETCH FORWARD {} FROM jobline_feed";
+// Once per step, after its first FETCH and before the next, in the run's transaction: the
+// rows to do, for progress (the next FETCH waits; the rows fetched keep the agents busy).
+constexpr const char* kCount = "SELECT count(*) FROM ({}) jobline_q";
 constexpr const char* kRemember =
     "INSERT INTO jobline_fed SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING";
 constexpr const char* kCommit = "COMMIT";
@@ -130,6 +133,7 @@ void SqlSource::declare() {
   }
   // The query as written is checked first, so that PostgreSQL's errors point into it rather
   // than into the statement that wraps it.
+  text_ = text;
   db_->query(kCheck + text, {}, [this, text](const QueryResult& check) {
     if (!check.ok()) {
       fetching_ = false;
@@ -222,13 +226,31 @@ void SqlSource::on_fetch(const QueryResult& r) {
     rows_event_ = true;
     notify();
   }
-  if (static_cast<std::size_t>(r.rows()) < limits_.fetch) {  // drained: end of this run
+  bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
+  if (!counted_) count(drained);
+  if (drained) {  // end of this run
     db_->query(kCommit, {});
     phase_ = Phase::Draining;
     after_progress();
   } else {
     maybe_fetch();
   }
+}
+
+// The rows the step has to do, once: known at once when the first FETCH drained the cursor,
+// else counted by the query itself. A count that fails fails the transaction, and so the next
+// FETCH, with the same reason.
+void SqlSource::count(bool drained) {
+  counted_ = true;
+  if (!events_.known) return;
+  if (drained) {
+    events_.known(run_rows_);
+    return;
+  }
+  db_->query(fmt::format(kCount, text_), {}, [this](const QueryResult& r) {
+    if (r.ok() && r.rows() == 1 && events_.known)
+      events_.known(static_cast<std::size_t>(std::stoull(r.get(0, 0))));
+  });
 }
 
 // A fetched row not fed yet: queued for its holder, or skipped (for a later run) when that

@@ -46,6 +46,8 @@ namespace sched {
 
 struct SqlSourceEvents {
   std::function<void()> rows;  // new rows wait for agents
+  // How many rows the query returns at the step's start (counted once, for progress and ETA).
+  std::function<void(std::size_t)> known;
   // The step's data is done: ok (with a warning for the step log, or "") or failed (message).
   std::function<void(bool ok, const std::string& text)> end;
   // Once when the connection is lost (with the reason) and once when it is back, for the
@@ -88,6 +90,7 @@ class SqlSource final : public DataSource {
   void maybe_fetch();
   void on_fetch(const QueryResult& r);
   bool accept(const QueryResult& r, int row, int column);
+  void count(bool drained);
   void after_progress();
   void fail(const std::string& message);
   void finish();
@@ -101,6 +104,8 @@ class SqlSource final : public DataSource {
   std::unique_ptr<Database> db_;
   Phase phase_ = Phase::NotStarted;
   bool fetching_ = false;
+  bool counted_ = false;    // the step's rows were counted (events_.known)
+  std::string text_;        // the query after JQ_SUBS
   bool cut_short_ = false;  // the run lost its connection before its cursor was drained
   Backoff backoff_;
   std::optional<Clock::time_point> outage_since_;

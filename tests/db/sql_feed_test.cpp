@@ -1,7 +1,8 @@
 // SQL-fed steps on local hosts (SPEC §5.2, docs/feeding.md): routing of 10,000 rows to three
 // hosts, each row processed exactly once; re-runs until no new row; a query that returns the
 // same rows forever ends with a warning; failing queries fail the step; JQ_SUBS values are
-// literals; DB: on its own connection, refused without allow_db.
+// literals; DB: on its own connection, refused without allow_db; the rows to do are counted
+// once (jq_itemsknown).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -62,6 +63,9 @@ TEST_F(SqlFeed, TenThousandRowsLandOnTheirHostsExactlyOnce) {
   EXPECT_EQ(per_host, expected);
   EXPECT_EQ(per_host.size(), 3u);
   EXPECT_EQ(h.items(pk), 10000);
+  // Counted once, after the first FETCH of 1,000 rows (jq_itemsknown, for progress and ETA).
+  EXPECT_EQ(h.db().query("SELECT jq_itemsknown FROM jobqueue WHERE jq_pk = " + std::to_string(pk)),
+            "10000");
 }
 
 TEST_F(SqlFeed, LimitQueryRunsAgainUntilNoNewRow) {
@@ -105,6 +109,8 @@ TEST_F(SqlFeed, EmptyResultCompletes) {
   ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
   EXPECT_EQ(h.endtext(pk), "Completed");
   EXPECT_EQ(h.db().query("SELECT count(*) FROM feed_seen"), "0");
+  EXPECT_EQ(h.db().query("SELECT jq_itemsknown FROM jobqueue WHERE jq_pk = " + std::to_string(pk)),
+            "0");  // the first FETCH drained the cursor: known without a count
 }
 
 TEST_F(SqlFeed, FailingQueriesFailTheStepWithPostgresMessage) {
