@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "context.hpp"
-#include "options.hpp"
 
 namespace {
 

@@ -2,6 +2,8 @@
 // as strings and checked here so that every error names the option and the expected range.
 #include "options.hpp"
 
+#include "config.hpp"
+
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
@@ -11,9 +13,6 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
-#ifndef JOBLINE_DEFAULT_CONF_DIR
-#define JOBLINE_DEFAULT_CONF_DIR "/etc/jobline"
-#endif
 #ifndef JOBLINE_VERSION
 #define JOBLINE_VERSION "unknown"
 #endif
@@ -49,7 +48,7 @@ constexpr const char* kEpilogue =
 po::options_description describe() {
   po::options_description d("Options");
   const std::string conf = std::string("configuration directory (default: $JOBLINE_CONFIG, else ") +
-                           JOBLINE_DEFAULT_CONF_DIR + ")";
+                           default_conf_dir() + ")";
   // clang-format off
   d.add_options()
     ("config,c", po::value<std::string>()->value_name("DIR"), conf.c_str())
@@ -155,10 +154,6 @@ void read_values(const po::variables_map& vm, Options& o) {
 }
 
 }  // namespace
-
-std::string default_conf_dir() {
-  return JOBLINE_DEFAULT_CONF_DIR;
-}
 
 std::string version_text() {
   return fmt::format("scheduler (jobline) {}", JOBLINE_VERSION);

@@ -42,7 +42,4 @@ Options parse_options(int argc, char** argv);
 std::string help_text();
 // "scheduler (jobline) <version>".
 std::string version_text();
-// The conf dir used when neither -c nor $JOBLINE_CONFIG is given.
-std::string default_conf_dir();
-
 }  // namespace sched

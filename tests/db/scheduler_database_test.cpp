@@ -1,4 +1,4 @@
-// The scheduler's Database (scheduler/database.hpp) against a PostgreSQL cluster of the test's
+// The scheduler's Database (common/database.hpp) against a PostgreSQL cluster of the test's
 // own that it restarts and stops, the loop driven step by step: a kept connection loses
 // nothing and keeps the order, re-sends the statement in flight, keeps one coalesced write per
 // key, LISTENs again and reports each outage once; a connection that is not kept fails its

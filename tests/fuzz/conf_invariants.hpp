@@ -1,4 +1,4 @@
-// The properties of the configuration loader (scheduler/config.hpp) for any files: checked by
+// The properties of the configuration loader (common/config.hpp) for any files: checked by
 // the libFuzzer target fuzz_conf and, over its seed corpus, by
 // tests/bad_input/conf_corpus_test.cpp in every build. An input is up to three files separated
 // by lines "%%": scheduler.conf, agents/fuzz.conf, Db.conf (absent when not given).

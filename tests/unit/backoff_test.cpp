@@ -1,4 +1,4 @@
-// Unit tests of Backoff (scheduler/backoff.hpp): the delays between reconnection attempts.
+// Unit tests of Backoff (common/backoff.hpp): the delays between reconnection attempts.
 #include "backoff.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Unit tests of sched::load_config (scheduler/config.hpp): defaults, every value check with
+// Unit tests of sched::load_config (common/config.hpp): defaults, every value check with
 // the exact "<path>:<line>" of its message, Db.conf, agent confs left out with warnings.
 #include "config.hpp"
 

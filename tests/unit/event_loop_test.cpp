@@ -1,4 +1,4 @@
-// Source handles and Deadline (scheduler/event_loop.hpp), driven by iterating the default
+// Source handles and Deadline (common/event_loop.hpp), driven by iterating the default
 // main context by hand.
 #include <gtest/gtest.h>
 

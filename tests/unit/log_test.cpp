@@ -1,4 +1,4 @@
-// Unit tests of the logger (scheduler/log.hpp): the line format, level filtering, file
+// Unit tests of the logger (common/log.hpp): the line format, level filtering, file
 // targets and reopen, and StepLog's path and lines.
 #include "log.hpp"
 

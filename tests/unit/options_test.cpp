@@ -1,5 +1,6 @@
 // Unit tests of sched::parse_options (scheduler/options.hpp): defaults, every option, and a
 // one-line UsageError naming the option for each bad input.
+#include "config.hpp"
 #include "options.hpp"
 
 #include <gtest/gtest.h>

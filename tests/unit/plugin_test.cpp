@@ -1,4 +1,4 @@
-// Agent plugins (scheduler/plugin.hpp): the [plugin] group loaded with the agent confs, its
+// Agent plugins (common/plugin.hpp): the [plugin] group loaded with the agent confs, its
 // errors with file:line and what is expected, dependency chains and cycles left out with the
 // chain named, templates expanded, the pipeline ordered dependencies first.
 #include "plugin.hpp"

@@ -103,6 +103,9 @@ class ConfigError : public std::runtime_error {
 // socket, an agent's config_dir) are taken relative to the conf dir.
 Config load_config(const std::string& conf_dir);
 
+// The conf dir used when neither -c nor $JOBLINE_CONFIG is given (the install's).
+std::string default_conf_dir();
+
 // Db.conf text (FOSSology format) to a libpq conninfo string; throws ConfigError naming
 // `path`:line for a line that is not `key=value;`.
 std::string parse_db_conf(std::string_view text, const std::string& path);

@@ -22,6 +22,9 @@
 
 #include <fmt/format.h>
 
+#ifndef JOBLINE_DEFAULT_CONF_DIR
+#define JOBLINE_DEFAULT_CONF_DIR "/etc/jobline"
+#endif
 #ifndef JOBLINE_DEFAULT_LOG_DIR
 #define JOBLINE_DEFAULT_LOG_DIR "/var/log/jobline"
 #endif
@@ -318,6 +321,10 @@ Config load_config(const std::string& conf_dir) {
   load_agents(c);
   for (auto& w : c.warnings) w = one_line(w);  // a key name may hold a '\r'
   return c;
+}
+
+std::string default_conf_dir() {
+  return JOBLINE_DEFAULT_CONF_DIR;
 }
 
 }  // namespace sched
