@@ -6,7 +6,10 @@
 
 #include "key_file.hpp"
 
+#include <arpa/inet.h>
 #include <glib.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <charconv>
@@ -43,6 +46,7 @@ void load_scheduler_group(const Reader& r, Config& c) {
   if (auto v = r.string(g, "listen")) {
     if (trim(*v).empty()) r.fail(g, "listen", "empty", "an IP address or host name");
     c.listen = std::string(trim(*v));
+    c.listen_where = fmt::format("{}:{}", r.path(), r.map().key_line(g, "listen"));
   }
   read_int_key(r, g, "port", c.port, 1, 65535);
   if (auto v = r.string(g, "socket")) c.socket = resolve(c.conf_dir, *v);
@@ -60,6 +64,18 @@ void load_scheduler_group(const Reader& r, Config& c) {
     if (c.ssh_command.empty()) {
       r.fail(g, "ssh_command", "empty", "a command such as 'ssh -o BatchMode=yes'");
     }
+  }
+  if (auto v = r.string(g, "auth_token")) {
+    c.auth_token = std::string(trim(*v));
+    if (c.auth_token.empty())
+      r.fail(g, "auth_token", "empty", "a secret that TCP clients send as 'auth <token>'");
+    if (c.auth_token.find_first_of(" \t") != std::string::npos)
+      r.fail(g, "auth_token", "holds a space or tab", "one word");
+  }
+  if (auto v = r.string(g, "user")) {
+    c.user = std::string(trim(*v));
+    if (c.user.empty()) r.fail(g, "user", "empty", "a user name, e.g. 'jobline'");
+    c.user_where = fmt::format("{}:{}", r.path(), r.map().key_line(g, "user"));
   }
   if (c.log_dir.empty()) {
     bool file = !c.log.empty() && c.log != "stdout" && c.log != "stderr";
@@ -277,6 +293,41 @@ const AgentType* Config::agent(std::string_view name) const {
   return it == agents.end() ? nullptr : &it->second;
 }
 
+void check_listen(const Config& c) {
+  std::string where = c.listen_where.empty() ? c.conf_dir + "/scheduler.conf" : c.listen_where;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(c.port);
+  int rc = getaddrinfo(c.listen.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0)
+    throw ConfigError(fmt::format(
+        "{}: [scheduler] listen: cannot resolve '{}': {}; expected an IP address or a host "
+        "name that resolves",
+        where, c.listen, gai_strerror(rc)));
+  bool loopback = true;
+  for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      loopback = loopback && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      loopback = loopback && IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    } else {
+      loopback = false;
+    }
+  }
+  freeaddrinfo(res);
+  if (!loopback && c.auth_token.empty())
+    throw ConfigError(fmt::format(
+        "{}: [scheduler] listen: '{}' is not a loopback address and no auth_token is set; "
+        "expected a loopback listen address (127.0.0.1, ::1, localhost) or [scheduler] "
+        "auth_token",
+        where, c.listen));
+}
+
 std::string parse_db_conf(std::string_view text, const std::string& path) {
   std::vector<std::string> pairs;
   int n = 0;
@@ -313,7 +364,7 @@ Config load_config(const std::string& conf_dir) {
   r.check_known(
       {{"scheduler",
         {"listen", "port", "socket", "log", "log_dir", "startup_timeout", "heartbeat_timeout",
-         "kill_grace", "poll_interval", "max_failures", "ssh_command"}},
+         "kill_grace", "poll_interval", "max_failures", "ssh_command", "auth_token", "user"}},
        {"database", {"conninfo"}},
        {"hosts", {}},
        {"repository", {}}},

@@ -61,10 +61,15 @@ struct AgentType {
 struct Config {
   std::string conf_dir;  // absolute
   std::string listen = "127.0.0.1";
+  std::string listen_where;  // "<path>:<line>" of `listen` ("" when not set: the default)
   int port = 24693;
   std::string socket;  // Unix socket path; "" = none
   // TCP control clients must first send `auth <token>`; "" = none (only with a loopback listen).
   std::string auth_token;
+  // [scheduler] user: the user a scheduler started as root becomes once its sockets are bound
+  // and its log is open ("" = stay as started). --user overrides it (in main).
+  std::string user;
+  std::string user_where;  // "<path>:<line>" of `user`
   std::string log;     // "stdout", "stderr", a file path, or "" (not set: stderr)
   std::chrono::milliseconds startup_timeout{60'000}, heartbeat_timeout{180'000}, kill_grace{5'000},
       poll_interval{30'000};
@@ -105,6 +110,11 @@ Config load_config(const std::string& conf_dir);
 
 // The conf dir used when neither -c nor $JOBLINE_CONFIG is given (the install's).
 std::string default_conf_dir();
+
+// Resolves `listen` and checks that TCP control clients need `auth_token` when it is not a
+// loopback address. Throws ConfigError naming scheduler.conf:<line> [scheduler] listen. Not
+// part of load_config, which reads files only (this may ask DNS).
+void check_listen(const Config& config);
 
 // Db.conf text (FOSSology format) to a libpq conninfo string; throws ConfigError naming
 // `path`:line for a line that is not `key=value;`.

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "config.hpp"
 #include "database.hpp"
@@ -19,6 +20,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "pidfile.hpp"
+#include "privileges.hpp"
 #include "queue_sql.hpp"
 #include "recovery.hpp"
 #include "scheduler.hpp"
@@ -135,6 +137,7 @@ Source watch_sigquit(std::function<void()> fn) {
 struct Daemon {
   std::shared_ptr<const Config> config;
   Options options;
+  std::optional<RunAs> run_as;  // --user / [scheduler] user, when started as root
 };
 
 // The configuration with the command line's overrides applied.
@@ -158,13 +161,21 @@ class Service {
     db_.keep_connected({[](const std::string& why) { database_lost(why); },
                         [this](Clock::duration outage) { database_up(outage); }});
     db_.on_reconnect(sql::kTryLock, [this](const QueryResult& r) { check_lock(r); });
-    Interface control(scheduler_,
+    Interface control(scheduler_, db_,
                       {[this] { reload(); }, graceful, [this] { stop(true); }, d_.options.daemon});
     try {
       control.listen(d_.config->listen, d_.config->port, d_.config->socket);
     } catch (const std::exception& e) {
       log::fatal("{}", e.what());
       return kRunning;
+    }
+    if (d_.run_as) {
+      try {
+        become(*d_.run_as, control);
+      } catch (const std::exception& e) {
+        log::fatal("cannot become user {}: {}", d_.run_as->name, e.what());
+        return kConfig;
+      }
     }
     scheduler_.start();
     log::note("scheduler started, pid {}, conf {}", getpid(), d_.config->conf_dir);
@@ -174,6 +185,21 @@ class Service {
   }
 
  private:
+  // The sockets are bound and the log is open: what the scheduler writes from now on (the
+  // socket, its directory when it made it, the log file, <log_dir>/jobs) goes to the user,
+  // then the scheduler becomes it.
+  void become(const RunAs& who, const Interface& control) {
+    control.chown_socket(who.uid, who.gid);
+    std::vector<std::string> paths;
+    const std::string& target = log::target();
+    if (!target.empty() && target != "stdout" && target != "stderr") paths.push_back(target);
+    std::string jobs = d_.config->log_dir + "/jobs";
+    g_mkdir_with_parents(jobs.c_str(), 0750);
+    paths.push_back(jobs);
+    drop_privileges(who, paths);
+    log::note("running as user {} (uid {} gid {})", who.name, who.uid, who.gid);
+  }
+
   static void database_lost(const std::string& why) {
     log::error(
         "database connection lost: {}; reconnecting (agents keep running, their state changes "
@@ -218,7 +244,9 @@ class Service {
   void reload() {
     log::reopen();
     try {
-      d_.config = configured(load_config(d_.config->conf_dir), d_.options);
+      auto config = configured(load_config(d_.config->conf_dir), d_.options);
+      check_listen(*config);  // (auth_token may have gone)
+      d_.config = std::move(config);
     } catch (const ConfigError& e) {
       log::error("reload failed, keeping the old configuration: {}", e.what());
       return;
@@ -257,6 +285,26 @@ class Service {
   Source retest_done_;
   int exit_code_ = kOk;
 };
+
+// --user / [scheduler] user: looked up now (a missing user stops the start), used once the
+// sockets are bound (Service::become). Not root: nothing to drop, a warning.
+int choose_user(Daemon& d) {
+  const Config& c = *d.config;
+  std::string name = d.options.user ? *d.options.user : c.user;
+  if (name.empty() || d.options.test) return kOk;
+  std::string from = d.options.user ? "--user" : c.user_where + ": [scheduler] user";
+  if (geteuid() != 0) {
+    log::warning("{}: '{}' ignored: the scheduler is not running as root (uid {})", from, name,
+                 geteuid());
+    return kOk;
+  }
+  d.run_as = find_user(name);
+  if (!d.run_as) {
+    log::fatal("{}: no user '{}' on this system; expected an existing user name", from, name);
+    return d.options.user ? kUsage : kConfig;
+  }
+  return kOk;
+}
 
 int run(Daemon& d) {
   const Config& config = *d.config;
@@ -342,5 +390,14 @@ int main(int argc, char** argv) {
   }
   log::set_verbose(d.options.verbose);
   for (const auto& w : d.config->warnings) log::warning("{}", w);
+  if (!d.options.init_db) {
+    try {
+      check_listen(*d.config);
+    } catch (const ConfigError& e) {
+      log::fatal("{}", e.what());
+      return kConfig;
+    }
+    if (int rc = choose_user(d); rc != kOk) return rc;
+  }
   return run(d);
 }

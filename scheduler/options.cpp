@@ -70,6 +70,9 @@ po::options_description describe() {
     ("port,p", po::value<std::string>()->value_name("N"),
      "TCP port of the control interface (default: [scheduler] port, else 24693)")
     ("pidfile", po::value<std::string>()->value_name("FILE"), "write the scheduler's pid to FILE")
+    ("user", po::value<std::string>()->value_name("NAME"),
+     "when started as root: become user NAME (and its groups) once the control sockets are "
+     "bound and the log is open (default: [scheduler] user)")
     ("help,h", "print this help and exit")
     ("version", "print the version and exit");
   // clang-format on
@@ -151,6 +154,7 @@ void read_values(const po::variables_map& vm, Options& o) {
   }
   if (vm.count("port") != 0) o.port = parse_int_option(vm, "port", 1, 65535);
   if (vm.count("pidfile") != 0) o.pidfile = nonempty(vm, "pidfile", "a file name");
+  if (vm.count("user") != 0) o.user = nonempty(vm, "user", "a user name");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ struct Options {
   bool test_then_run = false;  // -T: self-test, then run if all passed
   std::optional<int> port;     // -p: overrides [scheduler] port
   std::string pidfile;         // --pidfile FILE; "" = none
+  std::optional<std::string> user;  // --user NAME; overrides [scheduler] user
   bool help = false;           // -h: print help_text, exit 0
   bool version = false;        // --version: print version_text(), exit 0
   std::string help_text;       // the complete usage text
