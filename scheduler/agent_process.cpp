@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <utility>
@@ -71,6 +72,23 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
+// The scheduler's environment minus its database secrets (agents reach the database through
+// `DB:` lines, never with the scheduler's credentials). Pointers into `environ`, valid until
+// the next setenv: used at once.
+std::vector<char*> agent_environment() {
+  std::vector<char*> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    if (std::find(std::begin(kSecretVariables), std::end(kSecretVariables), name) !=
+        std::end(kSecretVariables))
+      continue;
+    env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  return env;
+}
+
 }  // namespace
 
 std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>& argv,
@@ -100,8 +118,9 @@ std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>
   args.push_back(nullptr);
   pid_t pid = -1;
   bool search = argv[0].find('/') == std::string::npos;
-  int rc = search ? posix_spawnp(&pid, args[0], &s.actions, &s.attr, args.data(), environ)
-                  : posix_spawn(&pid, args[0], &s.actions, &s.attr, args.data(), environ);
+  std::vector<char*> env = agent_environment();
+  int rc = search ? posix_spawnp(&pid, args[0], &s.actions, &s.attr, args.data(), env.data())
+                  : posix_spawn(&pid, args[0], &s.actions, &s.attr, args.data(), env.data());
   if (rc != 0) throw SpawnError("cannot execute '" + argv[0] + "': " + strerror(rc), rc);
 
   std::unique_ptr<AgentProcess> p(new AgentProcess());

@@ -21,6 +21,11 @@
 
 namespace sched {
 
+// Environment variables agents never inherit: libpq's password and password file. Agents
+// reach the database through `DB:` lines (the scheduler's connection); one that connects
+// itself (a FOSSology agent) reads its own Db.conf under --config.
+inline constexpr std::string_view kSecretVariables[] = {"PGPASSWORD", "PGPASSFILE"};
+
 // How a child ended: an exit code or a signal.
 struct ExitStatus {
   int code = -1;   // exit code, or -1 when killed by a signal
@@ -48,7 +53,9 @@ class AgentProcess {
   };
 
   // Starts argv with `cwd` as working directory. argv[0] is a path, or a name looked up in
-  // PATH when it has no '/'. Throws SpawnError (with errno) when it cannot be executed.
+  // PATH when it has no '/'. The child gets fds 0, 1 and 2 only, and the scheduler's
+  // environment without kSecretVariables. Throws SpawnError (with errno) when it cannot be
+  // executed.
   static std::unique_ptr<AgentProcess> spawn(const std::vector<std::string>& argv,
                                              const std::string& cwd, Callbacks callbacks);
   ~AgentProcess();  // SIGKILLs the group if the child still runs

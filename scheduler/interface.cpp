@@ -62,9 +62,9 @@ bool prepare_socket_dir(const std::string& dir) {
     return true;
   }
   if (!S_ISDIR(st.st_mode))
-    throw std::runtime_error(fmt::format("socket directory '{}' is not a directory", dir));
+    throw ListenConfigError(fmt::format("socket directory '{}' is not a directory", dir));
   if ((st.st_mode & S_IWOTH) != 0)
-    throw std::runtime_error(fmt::format(
+    throw ListenConfigError(fmt::format(
         "socket directory '{}' is writable by others (mode {:04o}); expected a directory only "
         "the scheduler's user and group may write to, e.g. 0750 (or leave it missing: it is "
         "created 0750)",

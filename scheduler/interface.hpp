@@ -16,6 +16,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,13 @@ inline constexpr const char* kLookupStep =
 // Whether `given` equals `token`, in time independent of where they differ and of their
 // lengths (both are hashed first).
 bool token_matches(std::string_view given, std::string_view token);
+
+// listen() refusing the configuration (the socket's directory), not failing to bind: a
+// configuration error (exit 3) rather than "already running" (exit 5).
+class ListenConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Interface {
  public:

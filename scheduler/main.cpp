@@ -165,6 +165,9 @@ class Service {
                       {[this] { reload(); }, graceful, [this] { stop(true); }, d_.options.daemon});
     try {
       control.listen(d_.config->listen, d_.config->port, d_.config->socket);
+    } catch (const ListenConfigError& e) {
+      log::fatal("{}: [scheduler] socket: {}", d_.config->conf_dir + "/scheduler.conf", e.what());
+      return kConfig;
     } catch (const std::exception& e) {
       log::fatal("{}", e.what());
       return kRunning;

@@ -41,6 +41,8 @@ Modifiers (combine with ok and fossology; most with the others too):
   --garbage         before each OK but the first: three lines of random bytes and one line of
                     100 KiB (first byte >= 0x80, no '\n' inside), then go on correctly
   --print-fds       first of all, write `LOG fds: <open fds from /proc/self/fd>`
+  --print-env       first of all, write `LOG env: NAME=VALUE` per environment variable and
+                    `LOG argv: <the arguments, space-separated>`
   --flood=N         write N lines `LOG flood <i>` as fast as possible before every OK
   --heartbeat-ms=N  a thread writes `Heartbeat` every N ms (one mutex: lines never interleave)
   --window=N        write `WINDOW N` before the first OK
@@ -91,6 +93,7 @@ struct Options {
   long exit_code = 0;
   bool garbage = false;
   bool print_fds = false;
+  bool print_env = false;
   long flood = 0;
   long heartbeat_ms = 0;
   long window = 0;
@@ -174,6 +177,8 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
     o.garbage = true;
   else if (name == "print-fds")
     o.print_fds = true;
+  else if (name == "print-env")
+    o.print_env = true;
   else if (name == "flood")
     o.flood = number(name, value);
   else if (name == "heartbeat-ms")
@@ -418,9 +423,19 @@ void write_ok(const Options& o) {
 
 }  // namespace
 
+// --print-env: what the agent inherited, one LOG line each (the tests look for secrets).
+static void print_env(int argc, char** argv) {
+  extern char** environ;
+  for (char** e = environ; *e != nullptr; ++e) out(std::string("LOG env: ") + *e);
+  std::string line = "LOG argv:";
+  for (int i = 0; i < argc; ++i) line += std::string(" ") + argv[i];
+  out(line);
+}
+
 int main(int argc, char** argv) {
   Options o = parse_options(argc, argv);
   if (o.print_fds) print_fds();  // only what we inherited
+  if (o.print_env) print_env(argc, argv);
   if (!o.record.empty()) {
     g_record_fd = ::open(o.record.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (g_record_fd < 0) usage_error("cannot open --record file '" + o.record + "'");
