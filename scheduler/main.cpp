@@ -196,7 +196,14 @@ class Service {
     std::vector<std::string> paths;
     const std::string& target = log::target();
     if (!target.empty() && target != "stdout" && target != "stderr") paths.push_back(target);
-    std::string jobs = d_.config->log_dir + "/jobs";
+    // <log_dir>/jobs, and <log_dir> when it is made here (an existing one stays as it is: it
+    // must let the user through).
+    const std::string& dir = d_.config->log_dir;
+    if (!g_file_test(dir.c_str(), G_FILE_TEST_EXISTS)) {
+      g_mkdir_with_parents(dir.c_str(), 0750);
+      paths.push_back(dir);
+    }
+    std::string jobs = dir + "/jobs";
     g_mkdir_with_parents(jobs.c_str(), 0750);
     paths.push_back(jobs);
     drop_privileges(who, paths);
