@@ -70,7 +70,7 @@ struct Config {
   // and its log is open ("" = stay as started). --user overrides it (in main).
   std::string user;
   std::string user_where;  // "<path>:<line>" of `user`
-  std::string log;     // "stdout", "stderr", a file path, or "" (not set: stderr)
+  std::string log;         // "stdout", "stderr", a file path, or "" (not set: stderr)
   std::chrono::milliseconds startup_timeout{60'000}, heartbeat_timeout{180'000}, kill_grace{5'000},
       poll_interval{30'000};
   int max_failures = 3;

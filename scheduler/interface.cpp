@@ -51,8 +51,7 @@ bool prepare_socket_dir(const std::string& dir) {
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT)
-      throw std::runtime_error(
-          fmt::format("socket directory '{}': {}", dir, strerror(errno)));
+      throw std::runtime_error(fmt::format("socket directory '{}': {}", dir, strerror(errno)));
     std::string parent = dir.substr(0, dir.rfind('/'));
     if (!parent.empty()) g_mkdir_with_parents(parent.c_str(), 0755);
     if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
@@ -157,8 +156,8 @@ void Interface::chown_socket(uid_t uid, gid_t gid) const {
   if (made_socket_dir_) paths.push_back(socket_path_.substr(0, socket_path_.rfind('/')));
   for (const auto& p : paths)
     if (chown(p.c_str(), uid, gid) != 0)
-      throw std::runtime_error(fmt::format("cannot give '{}' to uid {} gid {}: {}", p, uid, gid,
-                                           strerror(errno)));
+      throw std::runtime_error(
+          fmt::format("cannot give '{}' to uid {} gid {}: {}", p, uid, gid, strerror(errno)));
 }
 
 void Interface::accept_from(int listen_fd, bool tcp) {

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <array>
+#include <charconv>
 #include <ctime>
 #include <limits>
 
@@ -111,8 +111,7 @@ void step_command(Scheduler& s, const std::vector<std::string>& w, Reply& r) {
                            (cmd == "priority" && w.size() == 3 && in_int) ||
                            (cmd == "verbose" && (w.size() == 2 || (w.size() == 3 && in_int))));
   if (!valid) {
-    r.lines.push_back(
-        fmt::format("ERROR: invalid {} command: \"{}\"", cmd, fmt::join(w, " ")));
+    r.lines.push_back(fmt::format("ERROR: invalid {} command: \"{}\"", cmd, fmt::join(w, " ")));
     return;
   }
   bool ok = true;

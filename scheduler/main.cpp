@@ -310,7 +310,8 @@ int choose_user(Daemon& d) {
   }
   d.run_as = find_user(name);
   if (!d.run_as) {
-    log::fatal("{}: no user '{}' on this system; expected an existing user name", from, name);
+    std::cerr << "scheduler: " << from << ": no user '" << name
+              << "' on this system; expected an existing user name\n";
     return d.options.user ? kUsage : kConfig;
   }
   return kOk;
@@ -387,6 +388,7 @@ int main(int argc, char** argv) {
     return init_db(*d.options.db, "--db", std::chrono::seconds(d.options.db_wait));
   try {
     d.config = configured(load_config(d.options.config_dir), d.options);
+    if (!d.options.init_db) check_listen(*d.config);
     const std::string& target = d.options.log ? *d.options.log : d.config->log;
     if (!target.empty() && !d.options.init_db) log::open(target);
   } catch (const log::LogError& e) {
@@ -400,14 +402,7 @@ int main(int argc, char** argv) {
   }
   log::set_verbose(d.options.verbose);
   for (const auto& w : d.config->warnings) log::warning("{}", w);
-  if (!d.options.init_db) {
-    try {
-      check_listen(*d.config);
-    } catch (const ConfigError& e) {
-      log::fatal("{}", e.what());
-      return kConfig;
-    }
+  if (!d.options.init_db)
     if (int rc = choose_user(d); rc != kOk) return rc;
-  }
   return run(d);
 }

@@ -17,16 +17,16 @@ struct Options {
   std::optional<std::string> db;   // --db CONNINFO; overrides [database] and Db.conf
   bool init_db = false;            // --init-db: install/upgrade the schema, then exit
   static constexpr int kMaxDbWait = 86400;
-  int db_wait = 60;            // --db-wait SECONDS: wait for the database at start; 0 = no
-  bool reset = false;          // -R: start unfinished steps over
-  bool test = false;           // -t: self-test every agent type on every host, exit
-  bool test_then_run = false;  // -T: self-test, then run if all passed
-  std::optional<int> port;     // -p: overrides [scheduler] port
-  std::string pidfile;         // --pidfile FILE; "" = none
+  int db_wait = 60;                 // --db-wait SECONDS: wait for the database at start; 0 = no
+  bool reset = false;               // -R: start unfinished steps over
+  bool test = false;                // -t: self-test every agent type on every host, exit
+  bool test_then_run = false;       // -T: self-test, then run if all passed
+  std::optional<int> port;          // -p: overrides [scheduler] port
+  std::string pidfile;              // --pidfile FILE; "" = none
   std::optional<std::string> user;  // --user NAME; overrides [scheduler] user
-  bool help = false;           // -h: print help_text, exit 0
-  bool version = false;        // --version: print version_text(), exit 0
-  std::string help_text;       // the complete usage text
+  bool help = false;                // -h: print help_text, exit 0
+  bool version = false;             // --version: print version_text(), exit 0
+  std::string help_text;            // the complete usage text
 };
 
 // One line naming the option and what is expected, e.g.

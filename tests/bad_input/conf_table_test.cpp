@@ -175,6 +175,17 @@ INSTANTIATE_TEST_SUITE_P(
         conf("RepositoryBackwards", kHosts + "[repository]\nlocalhost = 80 10\n",
              "scheduler.conf:4: [repository] localhost: '80 10': LO is above HI; expected 'LO "
              "HI': two hex bytes 00..ff with LO <= HI, e.g. '00 7f'"),
+        conf("ListenNotLoopbackWithoutToken", "[scheduler]\nlisten = 0.0.0.0\n" + kHosts,
+             "scheduler.conf:2: [scheduler] listen: '0.0.0.0' is not a loopback address and no "
+             "auth_token is set; expected a loopback listen address (127.0.0.1, ::1, localhost) "
+             "or [scheduler] auth_token"),
+        conf("AuthTokenEmpty", "[scheduler]\nauth_token =\n" + kHosts,
+             "scheduler.conf:2: [scheduler] auth_token: empty; expected a secret that TCP "
+             "clients send as 'auth <token>'"),
+        conf("AuthTokenTwoWords", "[scheduler]\nauth_token = a b\n" + kHosts,
+             "scheduler.conf:2: [scheduler] auth_token: holds a space or tab; expected one word"),
+        conf("UserEmpty", "[scheduler]\nuser =\n" + kHosts,
+             "scheduler.conf:2: [scheduler] user: empty; expected a user name, e.g. 'jobline'"),
         conf("Missing", "<none>",
              "scheduler.conf: cannot read the file: No such file or directory; expected a "
              "readable file"),
@@ -185,8 +196,8 @@ INSTANTIATE_TEST_SUITE_P(
              "such file or directory"),
         warns("UnknownKey", "[scheduler]\nprot = 1\n" + kHosts,
               "scheduler.conf:2: [scheduler] prot: unknown key, ignored; expected one of "
-              "heartbeat_timeout, kill_grace, listen, log, log_dir, max_failures, poll_interval, "
-              "port, socket, ssh_command, startup_timeout"),
+              "auth_token, heartbeat_timeout, kill_grace, listen, log, log_dir, max_failures, "
+              "poll_interval, port, socket, ssh_command, startup_timeout, user"),
         warns("UnknownGroup", kHosts + "[shceduler]\n",
               "scheduler.conf:3: [shceduler]: unknown group, ignored; expected one of "
               "[database], [hosts], [repository], [scheduler]"),

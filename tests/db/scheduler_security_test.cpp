@@ -147,14 +147,14 @@ TEST(ControlSecurity, ClientThatNeverReadsIsDroppedAndMemoryStaysBounded) {
   }
   ::close(fd);
   long after = rss_kib(sched);
-  std::cout << "scheduler VmRSS before " << before << " kB, after " << after << " kB; sent "
-            << sent << " bytes of commands\n";
+  std::cout << "scheduler VmRSS before " << before << " kB, after " << after << " kB; sent " << sent
+            << " bytes of commands\n";
   EXPECT_TRUE(dropped) << "sent " << sent << " bytes";
   EXPECT_TRUE(test::eventually([&] {
     return contains(s.h.log(), " dropped: over 1048576 bytes of replies unread");
   })) << s.h.log();
-  EXPECT_TRUE(contains(s.h.log(), "control connection from unix socket (pid " +
-                                      std::to_string(getpid()) + " uid "))
+  EXPECT_TRUE(contains(
+      s.h.log(), "control connection from unix socket (pid " + std::to_string(getpid()) + " uid "))
       << s.h.log();
   EXPECT_EQ(test::count_of(s.h.log(), "bytes of replies unread"), 1);
   EXPECT_LT(after - before, 4 * 1024) << "VmRSS grew from " << before << " to " << after << " kB";
@@ -253,6 +253,15 @@ TEST(ControlSecurity, NonLoopbackListenNeedsAToken) {
   EXPECT_TRUE(contains(r.output, conf + ":2: [scheduler] listen: '0.0.0.0' is not a loopback "
                                         "address and no auth_token is set"))
       << r.output;
+  // A name that does not resolve: exit 3 too (not 5, "cannot bind"), naming the line.
+  text.replace(text.find("listen = 0.0.0.0"), 16, "listen = no-such-host.invalid");
+  std::ofstream(conf, std::ios::trunc) << text;
+  r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr"}, 30s);
+  EXPECT_EQ(r.exit_code(), 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "scheduler: " + conf +
+                                     ":2: [scheduler] listen: cannot resolve "
+                                     "'no-such-host.invalid': "))
+      << r.output;
 }
 
 TEST(DropRoot, UserNobodyRunsTheSchedulerAndItsAgents) {
@@ -279,7 +288,8 @@ TEST(DropRoot, UserNobodyRunsTheSchedulerAndItsAgents) {
   ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed") << h.log();
   EXPECT_TRUE(contains(h.step_log(jq), "JOB[" + test::pk(jq) + "]"))
-      << h.column(jq, "jq_log") << ": " << h.step_log(jq) << "\n" << h.log();
+      << h.column(jq, "jq_log") << ": " << h.step_log(jq) << "\n"
+      << h.log();
   EXPECT_EQ(h.control("status").at(0), "received");
   struct stat st {};
   ASSERT_EQ(::stat((h.conf_dir() + "/log/jobs").c_str(), &st), 0);
@@ -290,21 +300,22 @@ TEST(DropRoot, UserNobodyRunsTheSchedulerAndItsAgents) {
 
 TEST(DropRoot, AUserThatDoesNotExistIsAClearError) {
   test::SchedulerHarness h(test::fast_settings());
-  auto r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr", "--user",
-                  "no_such_user_x"},
-                 30s);
+  auto r = h.run(
+      {"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr", "--user", "no_such_user_x"},
+      30s);
   if (::geteuid() != 0) {
     GTEST_SKIP() << "not root: --user is ignored with a warning";
   }
   EXPECT_EQ(r.exit_code(), 2) << r.output;
-  EXPECT_TRUE(contains(r.output, "FATAL: --user: no user 'no_such_user_x' on this system"))
+  EXPECT_TRUE(contains(
+      r.output,
+      "scheduler: --user: no user 'no_such_user_x' on this system; expected an existing user name"))
       << r.output;
   h.settings().extra_scheduler = "user = no_such_user_x";
   h.write_conf();
   r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr"}, 30s);
   EXPECT_EQ(r.exit_code(), 3) << r.output;
-  EXPECT_TRUE(contains(r.output, h.conf_dir() + "/scheduler.conf:"))
-      << r.output;
+  EXPECT_TRUE(contains(r.output, h.conf_dir() + "/scheduler.conf:")) << r.output;
   EXPECT_TRUE(contains(r.output, ": [scheduler] user: no user 'no_such_user_x' on this system"))
       << r.output;
 }

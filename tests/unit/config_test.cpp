@@ -224,8 +224,9 @@ TEST(Config, UnknownKeysGroupsAndDuplicatesAreWarnings) {
   std::string f = d.path("scheduler.conf");
   ASSERT_GE(c.warnings.size(), 3u);
   EXPECT_EQ(c.warnings[0], f + ":2: [scheduler] prot: unknown key, ignored; expected one of "
-                               "heartbeat_timeout, kill_grace, listen, log, log_dir, max_failures, "
-                               "poll_interval, port, socket, ssh_command, startup_timeout");
+                               "auth_token, heartbeat_timeout, kill_grace, listen, log, log_dir, "
+                               "max_failures, poll_interval, port, socket, ssh_command, "
+                               "startup_timeout, user");
   EXPECT_EQ(c.warnings[1], f + ":5: [extra]: unknown group, ignored; expected one of [database], "
                                "[hosts], [repository], [scheduler]");
   EXPECT_EQ(c.warnings[2],
@@ -415,6 +416,63 @@ TEST(Config, BuildTreeConfDirLoads) {
   ASSERT_NE(ex, nullptr);
   EXPECT_EQ(ex->binary(c.hosts[0]), test::build_dir() + "/agents/example/example");
   for (const auto& w : c.warnings) ADD_FAILURE() << w;
+}
+
+}  // namespace
+
+namespace {
+
+// check_listen: the listen address resolved, and a token required off loopback.
+TEST(Config, ListenMustResolveAndNeedsATokenOffLoopback) {
+  for (const char* loopback : {"127.0.0.1", "127.0.0.2", "::1", "localhost"}) {
+    ConfDir d(std::string("[scheduler]\nlisten = ") + loopback + "\n[hosts]\nh = x /a 1\n");
+    EXPECT_NO_THROW(sched::check_listen(d.load())) << loopback;
+  }
+  std::string f;
+  {
+    ConfDir d("[scheduler]\nport = 5\nlisten = 0.0.0.0\n[hosts]\nh = x /a 1\n");
+    f = d.path("scheduler.conf");
+    try {
+      sched::check_listen(d.load());
+      ADD_FAILURE() << "0.0.0.0 without a token";
+    } catch (const sched::ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                f + ":3: [scheduler] listen: '0.0.0.0' is not a loopback address and no "
+                    "auth_token is set; expected a loopback listen address (127.0.0.1, ::1, "
+                    "localhost) or [scheduler] auth_token");
+    }
+  }
+  {
+    ConfDir d("[scheduler]\nlisten = 0.0.0.0\nauth_token = abc\n[hosts]\nh = x /a 1\n");
+    auto c = d.load();
+    EXPECT_EQ(c.auth_token, "abc");
+    EXPECT_NO_THROW(sched::check_listen(c));
+  }
+  {
+    ConfDir d("[scheduler]\nlisten = no-such-host.invalid\n[hosts]\nh = x /a 1\n");
+    f = d.path("scheduler.conf");
+    try {
+      sched::check_listen(d.load());
+      ADD_FAILURE() << "an unresolvable listen";
+    } catch (const sched::ConfigError& e) {
+      std::string what = e.what();
+      EXPECT_EQ(
+          what.rfind(f + ":2: [scheduler] listen: cannot resolve 'no-such-host.invalid': ", 0), 0u)
+          << what;
+    }
+  }
+}
+
+TEST(Config, AuthTokenAndUser) {
+  ConfDir d("[scheduler]\nauth_token =  t0k  \nuser = jobline\n[hosts]\nh = x /a 1\n");
+  auto c = d.load();
+  EXPECT_EQ(c.auth_token, "t0k");
+  EXPECT_EQ(c.user, "jobline");
+  EXPECT_EQ(c.user_where, d.path("scheduler.conf") + ":3");
+  for (const char* bad : {"auth_token =", "auth_token = two words", "user ="}) {
+    ConfDir b(std::string("[scheduler]\n") + bad + "\n[hosts]\nh = x /a 1\n");
+    EXPECT_THROW(b.load(), sched::ConfigError) << bad;
+  }
 }
 
 }  // namespace
