@@ -394,7 +394,7 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
   // Its NOTIFY is ours; its dependents (the UPDATE says whether there are any) may be ready
   // now, or fail with it.
   ended_by_us_.insert(pk);
-  auto report = [this, pk, ok](const QueryResult& r) {
+  auto report = [this, pk](const QueryResult& r) {
     if (!r.ok())
       log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
     else if (r.rows() > 0 && r.get(0, 0) == "t")
