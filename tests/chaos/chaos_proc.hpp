@@ -1,0 +1,71 @@
+// What the chaos test reads in /proc: the agents of its run (their command line carries
+// --tag=<run tag>, and --jqId=<step>), and a process's open descriptors.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace chaos {
+
+struct AgentProc {
+  pid_t pid = 0;
+  long long jq_pk = 0;
+};
+
+// Live processes whose argv holds `--tag=<tag>` (a zombie's cmdline is empty: not counted).
+inline std::vector<AgentProc> tagged_agents(const std::string& tag) {
+  std::vector<AgentProc> out;
+  const std::string mark = "--tag=" + tag;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    AgentProc p;
+    bool ours = false;
+    for (std::size_t at = 0; at < cmdline.size();) {
+      std::size_t end = cmdline.find('\0', at);
+      if (end == std::string::npos) end = cmdline.size();
+      std::string arg = cmdline.substr(at, end - at);
+      if (arg == mark) ours = true;
+      if (arg.rfind("--jqId=", 0) == 0) p.jq_pk = std::atoll(arg.c_str() + 7);
+      at = end + 1;
+    }
+    if (!ours) continue;
+    p.pid = static_cast<pid_t>(std::atol(name.c_str()));
+    out.push_back(p);
+  }
+  return out;
+}
+
+inline int fd_count(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
+// The descriptor count once it holds still (3 equal samples 200 ms apart; a control
+// connection just closed by the test, say, is gone by then), or the last sample after 10 s.
+inline int settled_fd_count(pid_t pid) {
+  int last = fd_count(pid), same = 1;
+  for (int i = 0; i < 50 && same < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    int now = fd_count(pid);
+    same = now == last ? same + 1 : 1;
+    last = now;
+  }
+  return last;
+}
+
+}  // namespace chaos
