@@ -188,6 +188,9 @@ std::size_t Scheduler::waiting_capacity(const Job& job, const std::string& host)
 void Scheduler::dispatch() {
   dispatch_idle_.reset();
   if (closing_) return;
+  // While the database is away nothing starts: agents that need it would fail at once (and
+  // their starts could not be written anyway). database_back() polls, which dispatches.
+  if (!db_.connected()) return;
   // An exclusive step that runs keeps everything else waiting (not while it is paused: a
   // paused exclusive step never blocks the queue).
   for (const auto& [pk, job] : jobs_) {
@@ -239,6 +242,8 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));
     return false;
   }
+  // A death that may be the last one allowed is being confirmed: no new agent until then.
+  if (job.failures + job.unconfirmed >= config_->max_failures) return false;
   if (type->has(kExclusive)) {
     stop = true;  // nothing after an exclusive step starts while it waits or runs
     // It waits until nothing runs (paused agents and agents finishing do not run).
@@ -290,6 +295,7 @@ bool Scheduler::start_agent(Job& job, const AgentType& type, const HostConfig& h
     return false;
   }
   job.agents++;
+  started_in_[agent.get()] = db_generation_;
   hosts_.started(host.name);
   job.log.write(log::Level::kNote, fmt::format("agent started: {}", agent->tag()));
   log::note("{}: started", agent->tag());
@@ -357,19 +363,54 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
                              : "; last " + outcome.last_error;
       if (outcome.fatal) {
         end_job(*job, false, outcome.reason);
-      } else if (++job->failures >= config_->max_failures) {
-        end_job(*job, false,
-                fmt::format("{} (agents failed {} times){}", outcome.reason, job->failures, said));
-      } else if (job->agents == 0 && job->data->finished()) {
-        job->data->rewind();
+      } else {
+        count_failure(*job, agent, outcome.reason, said);
+        if (!job->ending && job->agents == 0 && job->data->finished()) job->data->rewind();
       }
     }
   }
+  started_in_.erase(&agent);
   if (it != agents_.end()) agents_.erase(it);  // destroys `agent`
   if (job) maybe_complete(*job);
   settle(pk);
   request_dispatch();
   check_shutdown();
+}
+
+// An agent died (not by FATAL): does it count toward max_failures? Not when the database went
+// away during its life — its own session was cut as well (a restart, an outage) and it failed
+// for that, not for its step. The scheduler may hear of the agent's death before it notices
+// its own connection's loss, so a death that looks innocent is confirmed by a round trip on
+// the queue connection: if that connection is lost first, the statement is sent again on the
+// next one, the generation has moved on, and the death does not count either.
+void Scheduler::count_failure(Job& job, const Agent& agent, const std::string& reason,
+                              const std::string& said) {
+  auto started = started_in_.find(&agent);
+  std::uint64_t generation = started == started_in_.end() ? db_generation_ : started->second;
+  long long pk = job.row.jq_pk;
+  auto forgive = [this, pk](Job& j, const std::string& why) {
+    log::warning("JOB[{}]: agent failure not counted: {}", pk, why);
+    j.log.write(log::Level::kWarning, "agent failure not counted: " + why);
+  };
+  if (!db_.connected() || generation != db_generation_) {
+    forgive(job, "the database connection was lost while it ran");
+    return;
+  }
+  ++job.unconfirmed;
+  db_.query("SELECT 1", {}, [this, pk, generation, reason, said, forgive](const QueryResult& r) {
+    Job* j = find(pk);
+    if (!j) return;
+    --j->unconfirmed;
+    if (!j->ending) {
+      if (!r.ok() || generation != db_generation_) {
+        forgive(*j, "the database connection was lost as it failed");
+      } else if (++j->failures >= config_->max_failures) {
+        end_job(*j, false, fmt::format("{} (agents failed {} times){}", reason, j->failures, said));
+      }
+    }
+    settle(pk);
+    request_dispatch();
+  });
 }
 
 // ---- Ending steps ---------------------------------------------------------------------------
