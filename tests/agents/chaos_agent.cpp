@@ -37,8 +37,8 @@ Options parse(int argc, char** argv) {
   Options o;
   po::options_description desc("chaos_agent options");
   desc.add_options()("work-us", po::value(&o.work_us), "sleep per item")(
-      "group", po::value(&o.group), "items per transaction")(
-      "window", po::value(&o.window), "WINDOW to ask the scheduler for")(
+      "group", po::value(&o.group), "items per transaction")("window", po::value(&o.window),
+                                                             "WINDOW to ask the scheduler for")(
       "parts", po::value(&o.parts), "result rows per item")(
       "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
       "tag", po::value(&o.tag), "a marker for the driver (ignored)");

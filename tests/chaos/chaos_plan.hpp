@@ -127,7 +127,8 @@ inline std::vector<Event> make_events(std::mt19937_64& rng, const Sizes& s) {
     double at = late ? 0.8 + jitter(rng) : 0.15 + 0.5 * (i + 0.5) / early + jitter(rng);
     ev.push_back({at, i == outage ? EventKind::PgOutage : EventKind::PgRestart});
   }
-  std::stable_sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+  std::stable_sort(ev.begin(), ev.end(),
+                   [](const Event& a, const Event& b) { return a.at < b.at; });
   return ev;
 }
 

@@ -65,7 +65,7 @@ test::SchedulerSettings chaos_settings(const std::string& tag) {
 // One scheduler with its database, the workload queued in it.
 struct Workload {
   Workload(const std::string& cluster, const std::string& tag,
-      const std::vector<chaos::StepPlan>& steps)
+           const std::vector<chaos::StepPlan>& steps)
       : h(chaos_settings(tag), cluster) {
     // The agents find their database in <conf>/Db.conf (FOSSology's format).
     std::string dbconf;
@@ -194,9 +194,8 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
   std::cout << fmt::format(
                    "chaos: seed {} (replay: CHAOS_SEED={}{}); {} items in {} steps; {} agent "
                    "kills, {} scheduler kills, {} PostgreSQL restarts (one a {} s outage)",
-                   sizes.seed, sizes.seed, sizes.full ? " CHAOS_FULL=1" : "", items,
-                   steps.size(), sizes.agent_kills, sizes.scheduler_kills, sizes.pg_restarts,
-                   sizes.outage_s)
+                   sizes.seed, sizes.seed, sizes.full ? " CHAOS_FULL=1" : "", items, steps.size(),
+                   sizes.agent_kills, sizes.scheduler_kills, sizes.pg_restarts, sizes.outage_s)
             << std::endl;
   const std::string tag = fmt::format("chaos-{}-{}", ::getpid(), sizes.seed);
   Figures fig;
@@ -210,8 +209,10 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
     ASSERT_TRUE(test::eventually([&] { return clean.unended() == 0; }, 30min)) << clean.h.log();
     fig.clean_s = seconds_since(t0);
     ASSERT_EQ(clean.count("SELECT count(*) FROM jobqueue WHERE jq_end_bits <> 1"), 0)
-        << joined(clean.h.db().rows("SELECT jq_end_bits, jq_endtext, count(*) FROM jobqueue GROUP BY 1, 2"))
-        << test::run({"sh", "-c", "cat " + clean.h.conf_dir() + "/log/jobs/*.log | head -50"}).output;
+        << joined(clean.h.db().rows(
+               "SELECT jq_end_bits, jq_endtext, count(*) FROM jobqueue GROUP BY 1, 2"))
+        << test::run({"sh", "-c", "cat " + clean.h.conf_dir() + "/log/jobs/*.log | head -50"})
+               .output;
     expected = clean.results();
     clean.h.stop(SIGTERM);
   }
@@ -256,12 +257,14 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
         // Everything unended is paused (queued steps held, running ones stopped) and the
         // scheduler killed; the last instance comes up with nothing to run, its descriptors
         // are counted, and then every step is released.
-        for (const auto& pk : run.h.db().rows("SELECT jq_pk FROM jobqueue WHERE jq_endtime IS NULL"))
+        for (const auto& pk :
+             run.h.db().rows("SELECT jq_pk FROM jobqueue WHERE jq_endtime IS NULL"))
           run.h.control("pause " + pk);
         ASSERT_TRUE(test::eventually(
             [&] {
-              return run.count("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NULL AND "
-                               "jq_endtext IS DISTINCT FROM 'Paused'") == 0;
+              return run.count(
+                         "SELECT count(*) FROM jobqueue WHERE jq_endtime IS NULL AND "
+                         "jq_endtext IS DISTINCT FROM 'Paused'") == 0;
             },
             60s));
         restart_scheduler(std::chrono::milliseconds(rng() % 1500));
@@ -331,8 +334,7 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
       static_cast<long long>(steps.size()) - unended, steps.size(), completed, failed,
       fig.agent_kills, fig.scheduler_kills, fig.pg_restarts, sizes.outage_s, fig.outages,
       fig.events_left, expected.size(), found.size(), lost, duplicated, order_errors,
-      fig.agents_left, fig.fds_start, fig.fds_end, fig.final_scheduler, fig.chaos_s,
-      fig.clean_s);
+      fig.agents_left, fig.fds_start, fig.fds_end, fig.final_scheduler, fig.chaos_s, fig.clean_s);
 
   EXPECT_EQ(unended, 0);
   EXPECT_EQ(failed, 0) << joined(run.h.db().rows(

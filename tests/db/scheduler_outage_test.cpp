@@ -25,8 +25,8 @@ using test::SchedulerHarness;
 test::AgentConf slow_db_agent(int work_ms) {
   test::AgentConf a;
   a.name = "slowdb";
-  a.command = test::build_dir() + "/tests/agents/chaos_agent/chaos_agent --work-us=" +
-              std::to_string(work_ms * 1000);
+  a.command = test::build_dir() +
+              "/tests/agents/chaos_agent/chaos_agent --work-us=" + std::to_string(work_ms * 1000);
   return a;
 }
 
