@@ -24,7 +24,8 @@ void kill_leftover(const Config& config, long long jq_pk, const std::string& sch
   if (pid <= 1) return;
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::string mark = "--jqId=" + std::to_string(jq_pk);
+  // A whole argument (argv[0] is the binary, so the mark is never first).
+  std::string mark = std::string(1, '\0') + "--jqId=" + std::to_string(jq_pk);
   mark.push_back('\0');
   if (cmdline.find(mark) == std::string::npos) return;
   log::warning("JOB[{}]: killing agent process group {} left by a previous scheduler", jq_pk, pid);
@@ -46,6 +47,13 @@ int recover_steps(Database& db, const Config& config, bool reset) {
   pks += "}";
   QueryResult requeued = db.exec_blocking(sql::kRequeue, {pks, reset ? "true" : "false"});
   if (!requeued.ok()) throw std::runtime_error("cannot requeue steps: " + requeued.error());
+  if (!reset) {
+    // Paused steps stay paused; their agents, stopped by the previous scheduler, go.
+    QueryResult paused = db.exec_blocking(sql::kPausedStarted);
+    if (!paused.ok()) throw std::runtime_error("cannot read paused steps: " + paused.error());
+    for (int i = 0; i < paused.rows(); ++i)
+      kill_leftover(config, paused.get_long(i, 0), paused.get(i, 1));
+  }
   if (reset) {
     QueryResult paused = db.exec_blocking(sql::kResetPaused);
     if (!paused.ok()) throw std::runtime_error("cannot reset paused steps: " + paused.error());
