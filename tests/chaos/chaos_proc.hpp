@@ -2,7 +2,10 @@
 // --tag=<run tag>, and --jqId=<step>), and a process's open descriptors.
 #pragma once
 
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,12 +15,36 @@
 #include <thread>
 #include <vector>
 
+// The chaos test's helpers (tests/chaos/).
 namespace chaos {
 
 struct AgentProc {
   pid_t pid = 0;
   long long jq_pk = 0;
 };
+
+// Whether `argv` (NUL-separated) holds the whole argument `--tag=<tag>`.
+inline bool has_tag(const std::string& argv, const std::string& tag) {
+  return (std::string(1, '\0') + argv + std::string(1, '\0'))
+             .find(std::string(1, '\0') + "--tag=" + tag + std::string(1, '\0')) !=
+         std::string::npos;
+}
+
+inline std::string cmdline_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// SIGKILLs `pid` only if it is still one of the run's agents: the pid could have been reused
+// since it was listed. A pidfd pins the process whose argv is checked.
+inline bool kill_tagged(pid_t pid, const std::string& tag) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return false;
+  bool ok = has_tag(cmdline_of(pid), tag) &&
+            ::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) == 0;
+  ::close(fd);
+  return ok;
+}
 
 // Live processes whose argv holds `--tag=<tag>` (a zombie's cmdline is empty: not counted).
 inline std::vector<AgentProc> tagged_agents(const std::string& tag) {

@@ -239,7 +239,7 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
       if (kills_of[a.jq_pk] < kMaxFailures - 1) live.push_back(a);
     if (live.empty()) return false;
     const auto& victim = live[rng() % live.size()];
-    if (::kill(victim.pid, SIGKILL) != 0) return false;
+    if (!chaos::kill_tagged(victim.pid, tag)) return false;
     ++kills_of[victim.jq_pk];
     ++fig.agent_kills;
     return true;

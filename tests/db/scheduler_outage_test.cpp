@@ -67,7 +67,7 @@ class Outage : public ::testing::Test {
 // and the step completes with max_failures = 1.
 TEST_F(Outage, AgentKilledByAnOutageIsNotCountedAndNothingStartsMeanwhile) {
   auto s = settings();
-  s.agents = {slow_db_agent(1500)};
+  s.agents = {slow_db_agent(4000)};
   SchedulerHarness h(s, cluster.conninfo());
   prepare(h);
   h.start();
@@ -91,7 +91,7 @@ TEST_F(Outage, AgentKilledByAnOutageIsNotCountedAndNothingStartsMeanwhile) {
 // before it notices that its own connection is gone; the death is not counted either way.
 TEST_F(Outage, AgentKilledByARestartIsNotCounted) {
   auto s = settings();
-  s.agents = {slow_db_agent(1500)};
+  s.agents = {slow_db_agent(4000)};
   SchedulerHarness h(s, cluster.conninfo());
   prepare(h);
   h.start();
