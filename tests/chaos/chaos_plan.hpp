@@ -100,7 +100,14 @@ inline std::vector<StepPlan> make_workload(std::mt19937_64& rng, int total) {
   return steps;
 }
 
-enum class EventKind { AgentKill, SchedulerKill, FinalSchedulerKill, PgRestart, PgOutage };
+enum class EventKind {
+  AgentKill,
+  SchedulerKill,
+  FinalSchedulerKill,
+  PgRestart,
+  PgOutage,
+  PgOutageWithSchedulerKill
+};
 
 struct Event {
   double at = 0;  // due when this fraction of the result rows is written
@@ -110,12 +117,16 @@ struct Event {
 // Agent kills spread over 2-90 % of the work; scheduler kills over 8-70 %, the last of them
 // (the final instance: everything paused first, so that its descriptors are counted before it
 // runs anything) at 70 %; PostgreSQL restarts over 15-65 % and one after the final scheduler
-// kill at 80 %, one of the earlier ones (or the only one) an outage.
+// kill at 80 %, one of the earlier ones (or the only one) an outage, during which the scheduler
+// is killed and started again when there are two scheduler kills or more.
 inline std::vector<Event> make_events(std::mt19937_64& rng, const Sizes& s) {
   std::vector<Event> ev;
   std::uniform_real_distribution<double> kill_at(0.02, 0.9), jitter(-0.02, 0.02);
   for (int i = 0; i < s.agent_kills; ++i) ev.push_back({kill_at(rng), EventKind::AgentKill});
-  for (int i = 0; i < s.scheduler_kills; ++i) {
+  // With an outage and two or more scheduler kills, one kill happens during the outage (the
+  // scheduler starts again while PostgreSQL is down: --db-wait, then recovery).
+  const bool kill_in_outage = s.pg_restarts > 0 && s.scheduler_kills > 1;
+  for (int i = kill_in_outage ? 1 : 0; i < s.scheduler_kills; ++i) {
     bool last = i + 1 == s.scheduler_kills;
     double at = last ? 0.7 : 0.08 + 0.55 * (i + 0.5) / s.scheduler_kills + jitter(rng);
     ev.push_back({at, last ? EventKind::FinalSchedulerKill : EventKind::SchedulerKill});
@@ -125,7 +136,10 @@ inline std::vector<Event> make_events(std::mt19937_64& rng, const Sizes& s) {
   for (int i = 0; i < s.pg_restarts; ++i) {
     bool late = i == early;
     double at = late ? 0.8 + jitter(rng) : 0.15 + 0.5 * (i + 0.5) / early + jitter(rng);
-    ev.push_back({at, i == outage ? EventKind::PgOutage : EventKind::PgRestart});
+    EventKind kind = i != outage      ? EventKind::PgRestart
+                     : kill_in_outage ? EventKind::PgOutageWithSchedulerKill
+                                      : EventKind::PgOutage;
+    ev.push_back({at, kind});
   }
   std::stable_sort(ev.begin(), ev.end(),
                    [](const Event& a, const Event& b) { return a.at < b.at; });
