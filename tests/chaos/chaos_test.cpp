@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -224,6 +225,7 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
   run.h.start();
   ASSERT_TRUE(run.wait_serving(60s)) << run.h.log();
   std::map<long long, int> kills_of;  // agent kills per step: fewer than max_failures each
+  std::set<pid_t> killed;
   const double total_rows = static_cast<double>(items * kParts);
   std::size_t next = 0;
   auto restart_scheduler = [&](std::chrono::milliseconds down) {
@@ -236,11 +238,12 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
   auto kill_an_agent = [&]() {
     std::vector<chaos::AgentProc> live;
     for (const auto& a : chaos::tagged_agents(tag))
-      if (kills_of[a.jq_pk] < kMaxFailures - 1) live.push_back(a);
+      if (kills_of[a.jq_pk] < kMaxFailures - 1 && !killed.count(a.pid)) live.push_back(a);
     if (live.empty()) return false;
     const auto& victim = live[rng() % live.size()];
     if (!chaos::kill_tagged(victim.pid, tag)) return false;
     ++kills_of[victim.jq_pk];
+    killed.insert(victim.pid);  // (it may still be listed for a moment as it dies)
     ++fig.agent_kills;
     return true;
   };
