@@ -225,7 +225,7 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
   run.h.start();
   ASSERT_TRUE(run.wait_serving(60s)) << run.h.log();
   std::map<long long, int> kills_of;  // agent kills per step: fewer than max_failures each
-  std::set<pid_t> killed;
+  std::set<pid_t> killed;             // this round's
   const double total_rows = static_cast<double>(items * kParts);
   std::size_t next = 0;
   auto restart_scheduler = [&](std::chrono::milliseconds down) {
@@ -248,6 +248,7 @@ TEST_F(Chaos, ResultsEqualACleanRun) {
     return true;
   };
   while (true) {
+    killed.clear();  // the ones of the last round are gone (and their pids may come again)
     long long rows = run.result_rows();
     double done = rows < 0 ? 0 : static_cast<double>(rows) / total_rows;
     while (next < events.size() && events[next].at <= done) {
