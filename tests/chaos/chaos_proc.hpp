@@ -2,6 +2,7 @@
 // --tag=<run tag>, and --jqId=<step>), and a process's open descriptors.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -9,8 +10,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +29,17 @@ inline bool has_tag(const std::string& argv, const std::string& tag) {
          std::string::npos;
 }
 
+// The process may exit while it is read (read(2) fails with ESRCH; std::ifstream would
+// throw): then it is "" like a zombie's.
 inline std::string cmdline_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string out;
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
 }
 
 // SIGKILLs `pid` only if it is still one of the run's agents: the pid could have been reused
@@ -51,11 +58,12 @@ inline std::vector<AgentProc> tagged_agents(const std::string& tag) {
   std::vector<AgentProc> out;
   const std::string mark = "--tag=" + tag;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
+  // increment(ec): processes come and go while /proc is listed (operator++ would throw).
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string cmdline = cmdline_of(static_cast<pid_t>(std::atol(name.c_str())));
     AgentProc p;
     bool ours = false;
     for (std::size_t at = 0; at < cmdline.size();) {
