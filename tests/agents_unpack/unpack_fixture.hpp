@@ -17,11 +17,14 @@
 namespace unpack_test {
 
 struct Entry {
+  Entry(std::string p, std::string d = "", unsigned t = AE_IFREG, std::string l = "",
+        bool h = false)
+      : path(std::move(p)), data(std::move(d)), type(t), link(std::move(l)), hard(h) {}
   std::string path;
-  std::string data;            // for regular files
-  unsigned type = AE_IFREG;    // AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR...
-  std::string link;            // symlink target (AE_IFLNK) or hard link target (hard = true)
-  bool hard = false;
+  std::string data;  // for regular files
+  unsigned type;     // AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR...
+  std::string link;  // symlink target (AE_IFLNK) or hard link target (hard = true)
+  bool hard;
 };
 
 // Writes an archive of `format` (libarchive's names: gnutar, zip, 7zip, newc, arsvr4, raw...)
@@ -31,8 +34,9 @@ inline void write_archive(const std::string& file, const std::string& format,
                           const std::vector<Entry>& entries) {
   archive* a = archive_write_new();
   ASSERT_EQ(archive_write_set_format_by_name(a, format.c_str()), ARCHIVE_OK) << format;
-  for (const auto& f : filters)
+  for (const auto& f : filters) {
     ASSERT_EQ(archive_write_add_filter_by_name(a, f.c_str()), ARCHIVE_OK) << f;
+  }
   ASSERT_EQ(archive_write_open_filename(a, file.c_str()), ARCHIVE_OK) << archive_error_string(a);
   for (const auto& e : entries) {
     archive_entry* ae = archive_entry_new();
@@ -51,9 +55,10 @@ inline void write_archive(const std::string& file, const std::string& format,
       archive_entry_set_size(ae, e.type == AE_IFREG ? static_cast<la_int64_t>(e.data.size()) : 0);
     }
     EXPECT_EQ(archive_write_header(a, ae), ARCHIVE_OK) << e.path << ": " << archive_error_string(a);
-    if (!e.hard && e.type == AE_IFREG && !e.data.empty())
+    if (!e.hard && e.type == AE_IFREG && !e.data.empty()) {
       EXPECT_EQ(archive_write_data(a, e.data.data(), e.data.size()),
                 static_cast<la_ssize_t>(e.data.size()));
+    }
     archive_entry_free(ae);
   }
   ASSERT_EQ(archive_write_close(a), ARCHIVE_OK) << archive_error_string(a);

@@ -218,7 +218,7 @@ TEST_F(UnpackTest, DedupAcrossUploadsAndRerunsAddNoRows) {
   // The repository holds each content once, and no temp file is left.
   std::size_t files = 0;
   for (const auto& e : fs::recursive_directory_iterator(repo() + "/files"))
-    files += e.is_regular_file() ? 1 : 0;
+    files += e.is_regular_file() ? 1u : 0u;
   EXPECT_EQ(files, 4u);
   EXPECT_TRUE(!fs::exists(repo() + "/tmp") || fs::is_empty(repo() + "/tmp"));
 }

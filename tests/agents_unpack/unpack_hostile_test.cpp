@@ -54,7 +54,7 @@ TEST_F(UnpackTest, HostileEntriesAreSkippedWithAMessage) {
                       argv[2], argv[3], argv[4], argv[5]});
   ASSERT_EQ(r.exit_code(), 0) << r.output;
   const std::string u = "WARNING: upload " + std::to_string(up) + ": 'evil.tar' entry ";
-  for (const std::string line : {
+  for (const std::string& line : {
            u + "'/etc/passwd-evil': absolute path; skipped",
            u + "'../../escape.txt': path with '..'; skipped",
            u + "'a/../../up.txt': path with '..'; skipped",
@@ -95,7 +95,7 @@ TEST_F(UnpackTest, HostileDirectoryEntries) {
   auto r = run_unpack(up);
   ASSERT_EQ(r.exit_code(), 0) << r.output;
   const std::string u = "WARNING: upload " + std::to_string(up) + ": ";
-  for (const std::string line : {
+  for (const std::string& line : {
            u + "'d/abs': symbolic link to '/etc/passwd' points outside the upload; skipped",
            u + "'d/up': symbolic link to '../../etc/passwd' points outside the upload; skipped",
            u + "'d/parent': symbolic link to '..' points outside the upload; skipped",

@@ -1,0 +1,148 @@
+// The unpack agent killed with SIGKILL — while its transaction waits inside the database, and
+// at random instants — then run again: exactly one clean tree, no stray pfile or ars row. And
+// the whole pipeline: a scheduler, `jobctl upload <dir>`, the unpack step completes.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <random>
+
+#include "agent/db.hpp"
+#include "scheduler_harness.hpp"
+#include "unpack_fixture.hpp"
+
+namespace {
+
+using unpack_test::UnpackTest;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A directory of `n` files (n/2 distinct contents) in a few subdirectories, and a tarball.
+void make_tree(const std::string& d, int n) {
+  for (int i = 0; i < n; ++i) {
+    const std::string sub = d + "/s" + std::to_string(i % 7);
+    fs::create_directories(sub);
+    unpack_test::write_file(sub + "/f" + std::to_string(i),
+                            "content " + std::to_string(i / 2) + "\n" + std::string(100, 'x'));
+  }
+  unpack_test::write_archive(d + "/s0/nested.tar.gz", "gnutar", {"gzip"},
+                             {{"in/a", "aaa\n"}, {"in/b", "content 1\n"}});
+}
+
+class UnpackKill : public UnpackTest {
+ protected:
+  std::unique_ptr<test::Child> start(long long upload) {
+    return std::make_unique<test::Child>(std::vector<std::string>{
+        test::build_dir() + "/agents/unpack/unpack", "--db", db.conninfo(), "--repository",
+        repo(), std::to_string(upload)});
+  }
+  // Waits until no other session is left in the database (a killed client's backend ends
+  // its transaction when it notices the client is gone).
+  bool settled() {
+    return test::eventually([&] {
+      return db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                      "current_database() AND pid <> pg_backend_pid()") == "0";
+    });
+  }
+  // The rows that must not exist twice: one tree, one success.
+  std::vector<std::string> summary(long long up) {
+    const std::string u = std::to_string(up);
+    return db.rows("SELECT (SELECT count(*) FROM uploadtree WHERE upload_fk = " + u +
+                   "), (SELECT count(*) FROM unpack_ars WHERE upload_fk = " + u +
+                   "), (SELECT count(*) FROM pfile)");
+  }
+};
+
+TEST_F(UnpackKill, KilledInsideItsTransactionLeavesNothingAndTheRerunIsClean) {
+  const std::string d = work() + "/src";
+  make_tree(d, 60);
+  long long ref = add_upload(d);
+  ASSERT_EQ(run_unpack(ref).exit_code(), 0);
+  const auto want = tree(ref);
+  const auto pfiles = count("SELECT count(*) FROM pfile");
+  ASSERT_EQ(want.size(), 60u + 7u + 1u + 1u + 3u);  // files, dirs, root, tarball (in, a, b)
+
+  long long up = add_upload(d);
+  agent::Database blocker(db.conninfo());
+  blocker.begin();
+  blocker.exec("LOCK TABLE uploadtree IN ACCESS EXCLUSIVE MODE");
+  auto child = start(up);
+  // The agent has written its pfile rows and waits to write uploadtree, in one transaction.
+  ASSERT_TRUE(test::eventually([&] {
+    return db.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'INSERT INTO uploadtree%'") == "1";
+  }));
+  child->signal(SIGKILL);
+  auto status = child->wait();
+  ASSERT_TRUE(status && WIFSIGNALED(*status));
+  blocker.rollback();
+  ASSERT_TRUE(settled());
+  EXPECT_EQ(summary(up), (std::vector<std::string>{"0|0|" + std::to_string(pfiles)}));
+
+  auto r = run_unpack(up);
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_EQ(tree(up), want);
+  EXPECT_EQ(summary(up), (std::vector<std::string>{std::to_string(want.size()) + "|1|" +
+                                                   std::to_string(pfiles)}));
+}
+
+TEST_F(UnpackKill, KilledAtRandomInstantsThenRerunGivesOneCleanTree) {
+  const std::string d = work() + "/src";
+  make_tree(d, 400);
+  long long ref = add_upload(d);
+  ASSERT_EQ(run_unpack(ref).exit_code(), 0);
+  const auto want = tree(ref);
+  const auto pfiles = count("SELECT count(*) FROM pfile");
+
+  long long up = add_upload(d);
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 12; ++round) {
+    auto child = start(up);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));  // the kill's instant
+    child->signal(SIGKILL);
+    child->wait();
+  }
+  ASSERT_TRUE(settled());
+  auto r = run_unpack(up);
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_EQ(tree(up), want);
+  EXPECT_EQ(summary(up), (std::vector<std::string>{std::to_string(want.size()) + "|1|" +
+                                                   std::to_string(pfiles)}));
+}
+
+// The pipeline: scheduler + `jobctl upload <dir>` queues unpack (its plugin: default = true,
+// args = $upload); the step completes and the rows are there.
+TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
+  test::TempDir t;
+  const std::string d = t.path() + "/project";
+  make_tree(d, 20);
+  test::SchedulerSettings s;
+  test::AgentConf unpack;
+  unpack.name = "unpack";
+  unpack.command =
+      test::build_dir() + "/agents/unpack/unpack --repository " + t.path() + "/repository";
+  unpack.extra = "[plugin]\ntitle = Unpack\nargs = $upload\ndefault = true\n";
+  s.agents.push_back(unpack);
+  test::SchedulerHarness h(s);
+  h.start();
+  auto r = test::run({test::build_dir() + "/jobctl/jobctl", "-c", h.conf_dir(), "--db",
+                      h.db().conninfo(), "upload", d});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  const std::string upload = h.db().query("SELECT max(upload_pk) FROM upload");
+  const long long jq = std::stoll(h.db().query(
+      "SELECT jq_pk FROM jobqueue JOIN job ON jq_job_fk = job_pk WHERE jq_type = 'unpack' AND "
+      "job_upload_fk = " + upload));
+  ASSERT_TRUE(h.wait_ended(jq, 60s)) << h.log();
+  EXPECT_EQ(h.endtext(jq), "Completed") << h.step_log(jq);
+  EXPECT_EQ(h.end_bits(jq), 1);
+  EXPECT_EQ(h.items(jq), 23);  // 20 files, the tarball and its two files
+  EXPECT_EQ(h.db().query("SELECT count(*) FROM uploadtree WHERE upload_fk = " + upload),
+            "32");  // the root, 7 directories, 20 files, the tarball, in/, in/a, in/b
+  EXPECT_EQ(h.db().query("SELECT count(*) FROM unpack_ars WHERE ars_success AND upload_fk = " +
+                         upload),
+            "1");
+  EXPECT_TRUE(unpack_test::contains(h.step_log(jq), "LOG: upload " + upload + ": 32 entries"))
+      << h.step_log(jq);
+}
+
+}  // namespace
