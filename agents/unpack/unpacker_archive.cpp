@@ -27,7 +27,8 @@ struct ArchiveFree {
 };
 using Reader = std::unique_ptr<archive, ArchiveFree>;
 
-Reader open_reader(const std::string& path) {
+// The reader, opened (rc: archive_read_open_filename's result).
+Reader open_reader(const std::string& path, int& rc) {
   Reader a(archive_read_new());
   // Compression filters built into libarchive (none that runs an external program).
   archive_read_support_filter_bzip2(a.get());
@@ -50,7 +51,7 @@ Reader open_reader(const std::string& path) {
   archive_read_support_format_xar(a.get());
   archive_read_support_format_zip(a.get());
   archive_read_support_format_raw(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK) a.reset();
+  rc = archive_read_open_filename(a.get(), path.c_str(), 64 * 1024);
   return a;
 }
 
@@ -104,10 +105,13 @@ bool Unpacker::nest(int node, unsigned depth) {
   if (content < 0) return false;
   const Content c = tree_.contents()[static_cast<std::size_t>(content)];
   if (c.size == 0) return false;
-  Reader a = open_reader(store_.repository().path_of(c.sha1));
-  if (!a) return false;
+  int r = ARCHIVE_OK;
+  Reader a = open_reader(store_.repository().path_of(c.sha1), r);
   archive_entry* first = nullptr;
-  const int r = archive_read_next_header(a.get(), &first);
+  // Opening fails only when a compression filter recognised the file and could not start
+  // reading it (a truncated or garbled .gz...): a corrupt archive. Formats bid at the first
+  // header, and raw takes anything.
+  if (r == ARCHIVE_OK) r = archive_read_next_header(a.get(), &first);
   const bool compressed = archive_filter_count(a.get()) > 1;
   const bool raw = archive_format(a.get()) == ARCHIVE_FORMAT_RAW;
   if (r >= ARCHIVE_WARN && raw && !compressed) return false;  // not an archive
@@ -124,11 +128,10 @@ bool Unpacker::nest(int node, unsigned depth) {
       throw ContainerError{"corrupt or truncated archive (" + archive_message(a.get()) + ")"};
     std::vector<Pending> links;
     std::uint64_t expanded = 0;
-    for (archive_entry* e = first;;) {
+    for (archive_entry* e = first; r != ARCHIVE_EOF;) {  // EOF at once: an empty archive
       add_entry(a.get(), e, node, depth, links, expanded);
-      const int next = archive_read_next_header(a.get(), &e);
-      if (next == ARCHIVE_EOF) break;
-      if (next < ARCHIVE_WARN)
+      r = archive_read_next_header(a.get(), &e);
+      if (r < ARCHIVE_WARN)
         throw ContainerError{"corrupt or truncated archive (" + archive_message(a.get()) + ")"};
     }
     settle_links(node, links);

@@ -40,8 +40,8 @@ TEST_F(UnpackTest, Directory) {
   // Two distinct contents, each once in pfile and once in the repository.
   EXPECT_EQ(count("SELECT count(*) FROM pfile"), 2);
   EXPECT_EQ(db.query("SELECT pfile_sha1 FROM pfile WHERE pfile_size = 6"),
-            "3FE3FA6C2A8DF8E42C0F92B70DDF2E6BE4393E2D");
-  EXPECT_EQ(unpack_test::read_file(repo() + "/files/3f/e3/3fe3fa6c2a8df8e42c0f92b70ddf2e6be4393e2d"),
+            "D046CD9B7FFB7661E449683313D41F6FC33E3130");
+  EXPECT_EQ(unpack_test::read_file(repo() + "/files/d0/46/d046cd9b7ffb7661e449683313d41f6fc33e3130"),
             "alpha\n");
   EXPECT_EQ(count("SELECT count(*) FROM unpack_ars WHERE ars_success"), 1);
 }
@@ -80,6 +80,8 @@ struct Format {
   const char* format;
   std::vector<std::string> filters;
 };
+
+void PrintTo(const Format& f, std::ostream* os) { *os << f.name; }
 
 class Formats : public UnpackTest, public ::testing::WithParamInterface<Format> {};
 
@@ -128,6 +130,7 @@ struct Single {
   const char* filter;
   const char* inner;
 };
+void PrintTo(const Single& s, std::ostream* os) { *os << s.name; }
 class SingleFiles : public UnpackTest, public ::testing::WithParamInterface<Single> {};
 
 TEST_P(SingleFiles, OneCompressedFile) {

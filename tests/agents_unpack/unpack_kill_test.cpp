@@ -63,19 +63,21 @@ TEST_F(UnpackKill, KilledInsideItsTransactionLeavesNothingAndTheRerunIsClean) {
   ASSERT_EQ(want.size(), 60u + 7u + 1u + 1u + 3u);  // files, dirs, root, tarball (in, a, b)
 
   long long up = add_upload(d);
-  agent::Database blocker(db.conninfo());
-  blocker.begin();
-  blocker.exec("LOCK TABLE uploadtree IN ACCESS EXCLUSIVE MODE");
+  auto blocker = std::make_unique<agent::Database>(db.conninfo());
+  blocker->begin();
+  // Reads pass, writes wait: the agent's last statement, its ars row, blocks.
+  blocker->exec("LOCK TABLE unpack_ars IN EXCLUSIVE MODE");
   auto child = start(up);
-  // The agent has written its pfile rows and waits to write uploadtree, in one transaction.
+  // The agent has written its pfile and uploadtree rows and waits to write its ars row, all
+  // in one transaction.
   ASSERT_TRUE(test::eventually([&] {
     return db.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'INSERT INTO uploadtree%'") == "1";
+                    "AND query LIKE 'INSERT INTO %unpack_ars%'") == "1";
   }));
   child->signal(SIGKILL);
   auto status = child->wait();
   ASSERT_TRUE(status && WIFSIGNALED(*status));
-  blocker.rollback();
+  blocker.reset();  // its transaction ends with its session
   ASSERT_TRUE(settled());
   EXPECT_EQ(summary(up), (std::vector<std::string>{"0|0|" + std::to_string(pfiles)}));
 
@@ -122,8 +124,11 @@ TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
   unpack.command =
       test::build_dir() + "/agents/unpack/unpack --repository " + t.path() + "/repository";
   unpack.extra = "[plugin]\ntitle = Unpack\nargs = $upload\ndefault = true\n";
-  s.agents.push_back(unpack);
   test::SchedulerHarness h(s);
+  // The agent finds its database with --db (a conf dir could hold a Db.conf instead).
+  unpack.command += " --db '" + h.db().conninfo() + "'";
+  h.settings().agents.push_back(unpack);
+  h.write_conf();
   h.start();
   auto r = test::run({test::build_dir() + "/jobctl/jobctl", "-c", h.conf_dir(), "--db",
                       h.db().conninfo(), "upload", d});
@@ -141,7 +146,7 @@ TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
   EXPECT_EQ(h.db().query("SELECT count(*) FROM unpack_ars WHERE ars_success AND upload_fk = " +
                          upload),
             "1");
-  EXPECT_TRUE(unpack_test::contains(h.step_log(jq), "LOG: upload " + upload + ": 32 entries"))
+  EXPECT_TRUE(unpack_test::contains(h.step_log(jq), ": \"upload " + upload + ": 32 entries, 23 files"))
       << h.step_log(jq);
 }
 
