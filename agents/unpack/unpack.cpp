@@ -31,6 +31,7 @@ constexpr const char* kDesc = "Registers a directory or an archive: repository, 
 constexpr unsigned kMaxWarnings = 100;  // per upload; the rest are counted
 
 struct Options {
+  bool help = false;
   std::string repository;
   unpack::Limits limits;
   std::vector<std::string> items;
@@ -59,7 +60,8 @@ Options parse_options(int argc, char** argv) {
   po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
   if (vm.count("help")) {
     std::cout << "usage: unpack [options] [upload_pk...]\n" << desc;
-    std::exit(0);
+    o.help = true;
+    return o;
   }
   po::notify(vm);
   if (o.limits.max_depth < 1) throw po::error("--max-depth must be at least 1");
@@ -144,6 +146,7 @@ int main(int argc, char** argv) try {
     session.fatal(std::string("bad option: ") + e.what());
     return 2;
   }
+  if (opt.help) return 0;
   if (session.mode() == agent::Mode::Standalone) session.set_items(opt.items);
   agent::Database db = agent::Database::connect(session.args());
   const int agent_pk = agent::agent_pk(db, kName, kRev, kDesc);

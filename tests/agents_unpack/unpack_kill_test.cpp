@@ -151,3 +151,35 @@ TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
 }
 
 }  // namespace
+
+// A refused upload fails its step at once (FATAL: no retries) with the reason as jq_endtext.
+TEST(UnpackEndToEnd, RefusedUploadFailsTheStepWithItsReason) {
+  test::TempDir t;
+  const std::string file = t.path() + "/cut.tar.gz";
+  unpack_test::write_archive(file, "gnutar", {"gzip"}, {{"f", std::string(100'000, 'x') + "!"}});
+  const std::string bytes = unpack_test::read_file(file);
+  unpack_test::write_file(file, bytes.substr(0, bytes.size() / 2));
+  test::SchedulerHarness h;
+  test::AgentConf unpack;
+  unpack.name = "unpack";
+  unpack.command = test::build_dir() + "/agents/unpack/unpack --repository " + t.path() +
+                   "/repository --db '" + h.db().conninfo() + "'";
+  unpack.extra = "[plugin]\ntitle = Unpack\nargs = $upload\ndefault = true\n";
+  h.settings().agents.push_back(unpack);
+  h.write_conf();
+  h.start();
+  auto r = test::run({test::build_dir() + "/jobctl/jobctl", "-c", h.conf_dir(), "--db",
+                      h.db().conninfo(), "upload", file});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  const std::string upload = h.db().query("SELECT max(upload_pk) FROM upload");
+  const long long jq = std::stoll(h.db().query(
+      "SELECT jq_pk FROM jobqueue JOIN job ON jq_job_fk = job_pk WHERE job_upload_fk = " + upload));
+  ASSERT_TRUE(h.wait_ended(jq, 60s)) << h.log();
+  EXPECT_EQ(h.end_bits(jq), 2);
+  EXPECT_EQ(h.endtext(jq).rfind("FATAL: upload " + upload +
+                                    ": 'cut.tar.gz': corrupt or truncated archive (",
+                                0),
+            0u)
+      << h.endtext(jq);
+  EXPECT_EQ(h.db().query("SELECT count(*) FROM uploadtree"), "0");
+}
