@@ -157,8 +157,8 @@ SavedTree save_tree(agent::Database& db, long long upload_pk, const Tree& tree) 
       rgts.add_raw(std::to_string(placed[i].rgt));
       names.add_quoted(n.name);
     }
-    const std::string a1 = pks.done(), a2 = parents.done(), a3 = pfiles.done(),
-                      a4 = modes.done(), a5 = lfts.done(), a6 = rgts.done(), a7 = names.done();
+    const std::string a1 = pks.done(), a2 = parents.done(), a3 = pfiles.done(), a4 = modes.done(),
+                      a5 = lfts.done(), a6 = rgts.done(), a7 = names.done();
     saved.rows += static_cast<std::uint64_t>(
         db.exec(kInsertTree, {a1, a2, a3, a4, a5, a6, a7, upload}).affected());
   }

@@ -12,9 +12,9 @@
 namespace unpack {
 
 struct SavedTree {
-  std::uint64_t rows = 0;       // uploadtree rows
+  std::uint64_t rows = 0;        // uploadtree rows
   std::uint64_t new_pfiles = 0;  // pfile rows this upload was the first to register
-  long long root_pfile = 0;     // the root's pfile_pk (0 for a directory upload)
+  long long root_pfile = 0;      // the root's pfile_pk (0 for a directory upload)
 };
 
 // Must be called inside a transaction; the tree must not be empty.

@@ -3,8 +3,8 @@
 // repository and writes the upload's pfile/uploadtree rows and its unpack_ars success row in
 // one transaction, so a run killed at any instant leaves nothing half done and a re-run of a
 // finished upload adds nothing. Options and limits: docs/agents.md, "unpack".
-#include <clocale>
 #include <charconv>
+#include <clocale>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -52,8 +52,8 @@ Options parse_options(int argc, char** argv) {
       "max-ratio", po::value(&o.limits.max_ratio)->default_value(o.limits.max_ratio),
       "an archive may expand to this many times its size...")(
       "ratio-min-size", po::value(&o.limits.ratio_min_size)->default_value(o.limits.ratio_min_size),
-      "...once it has expanded past this many bytes")(
-      "item", po::value(&o.items), "upload ids (standalone mode)");
+      "...once it has expanded past this many bytes")("item", po::value(&o.items),
+                                                      "upload ids (standalone mode)");
   po::positional_options_description pos;
   pos.add("item", -1);
   po::variables_map vm;

@@ -25,11 +25,11 @@ struct archive;
 namespace unpack {
 
 struct Limits {
-  unsigned max_depth = 8;                         // archives in archives in ... (top level = 1)
-  std::uint64_t max_total_size = 16ull << 30;     // bytes of all contents of an upload
-  std::uint64_t max_files = 1'000'000;            // nodes in an upload's tree
-  double max_ratio = 200;                         // expanded bytes / archive bytes, at most...
-  std::uint64_t ratio_min_size = 64ull << 20;     // ...once an archive expanded past this
+  unsigned max_depth = 8;                      // archives in archives in ... (top level = 1)
+  std::uint64_t max_total_size = 16ull << 30;  // bytes of all contents of an upload
+  std::uint64_t max_files = 1'000'000;         // nodes in an upload's tree
+  double max_ratio = 200;                      // expanded bytes / archive bytes, at most...
+  std::uint64_t ratio_min_size = 64ull << 20;  // ...once an archive expanded past this
 };
 
 // The upload as a whole is refused; what() is one line naming the path.

@@ -66,9 +66,9 @@ std::string archive_message(archive* a) {
 // The name of the one file inside a compressed single file: foo.txt.gz → foo.txt.
 std::string decompressed_name(const std::string& name) {
   static const std::pair<const char*, const char*> suffixes[] = {
-      {".tgz", ".tar"}, {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"}, {".tzst", ".tar"},
-      {".gz", ""},      {".bz2", ""},      {".xz", ""},      {".zst", ""},     {".lzma", ""},
-      {".lz", ""},      {".Z", ""}};
+      {".tgz", ".tar"},  {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"},
+      {".tzst", ".tar"}, {".gz", ""},       {".bz2", ""},     {".xz", ""},
+      {".zst", ""},      {".lzma", ""},     {".lz", ""},      {".Z", ""}};
   for (const auto& [from, to] : suffixes) {
     std::string f = from;
     if (name.size() > f.size() && name.compare(name.size() - f.size(), f.size(), f) == 0)
@@ -213,8 +213,7 @@ void Unpacker::add_entry(archive* a, void* entry_ptr, int container, unsigned de
   const std::uint64_t packed = tree_.contents()[static_cast<std::size_t>(cnode.content)].size;
   Content c = store_.put([&](char* buf, std::size_t len) -> std::size_t {
     la_ssize_t n = archive_read_data(a, buf, len);
-    if (n < 0)
-      throw ContainerError{"corrupt or truncated archive (" + archive_message(a) + ")"};
+    if (n < 0) throw ContainerError{"corrupt or truncated archive (" + archive_message(a) + ")"};
     const auto got = static_cast<std::uint64_t>(n);
     expanded += got;
     if (expanded > limits_.ratio_min_size &&
@@ -228,8 +227,8 @@ void Unpacker::add_entry(archive* a, void* entry_ptr, int container, unsigned de
   nest(child, depth + 1);
 }
 
-int Unpacker::ensure_dirs(int container, const std::vector<std::string>& parts,
-                          std::size_t count, const std::string& where) {
+int Unpacker::ensure_dirs(int container, const std::vector<std::string>& parts, std::size_t count,
+                          const std::string& where) {
   int n = container;
   for (std::size_t i = 0; i < count; ++i) {
     int next = tree_.find(n, parts[i]);
@@ -237,8 +236,7 @@ int Unpacker::ensure_dirs(int container, const std::vector<std::string>& parts,
       count_node(where);
       next = tree_.add(n, parts[i], 0755u | kBitDir, -1);
     } else if (tree_.nodes()[static_cast<std::size_t>(next)].content >= 0) {
-      warn_("'" + where + "': a file and a directory share the name '" + parts[i] +
-            "'; skipped");
+      warn_("'" + where + "': a file and a directory share the name '" + parts[i] + "'; skipped");
       return -1;
     }
     n = next;

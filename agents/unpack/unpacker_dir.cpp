@@ -84,14 +84,13 @@ void Unpacker::walk_dir(int dirfd, int node, unsigned levels) {
     const unsigned perms = static_cast<unsigned>(st.st_mode) & 07777u;
     if (S_ISDIR(st.st_mode)) {
       if (levels + 1 > kMaxDirLevels) {
-        warn_("'" + where + "': directories nested deeper than " +
-              std::to_string(kMaxDirLevels) + " levels; skipped");
+        warn_("'" + where + "': directories nested deeper than " + std::to_string(kMaxDirLevels) +
+              " levels; skipped");
         continue;
       }
       Fd sub{::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
       if (sub.fd < 0) {
-        warn_("'" + where + "': cannot open the directory (" + std::strerror(errno) +
-              "); skipped");
+        warn_("'" + where + "': cannot open the directory (" + std::strerror(errno) + "); skipped");
         continue;
       }
       count_node(where);

@@ -33,16 +33,17 @@ TEST_F(UnpackTest, Directory) {
   long long up = add_upload(d);
   auto r = run_unpack(up);
   ASSERT_EQ(r.exit_code(), 0) << r.output;
-  EXPECT_EQ(tree(up), (std::vector<std::string>{"src dir", "src/a.txt 6", "src/dir dir",
-                                                 "src/dir/b.txt 10", "src/dir/empty dir",
-                                                 "src/dir/link 6", "src/dir/same.txt 6"}))
+  EXPECT_EQ(tree(up),
+            (std::vector<std::string>{"src dir", "src/a.txt 6", "src/dir dir", "src/dir/b.txt 10",
+                                      "src/dir/empty dir", "src/dir/link 6", "src/dir/same.txt 6"}))
       << r.output;
   // Two distinct contents, each once in pfile and once in the repository.
   EXPECT_EQ(count("SELECT count(*) FROM pfile"), 2);
   EXPECT_EQ(db.query("SELECT pfile_sha1 FROM pfile WHERE pfile_size = 6"),
             "D046CD9B7FFB7661E449683313D41F6FC33E3130");
-  EXPECT_EQ(unpack_test::read_file(repo() + "/files/d0/46/d046cd9b7ffb7661e449683313d41f6fc33e3130"),
-            "alpha\n");
+  EXPECT_EQ(
+      unpack_test::read_file(repo() + "/files/d0/46/d046cd9b7ffb7661e449683313d41f6fc33e3130"),
+      "alpha\n");
   EXPECT_EQ(count("SELECT count(*) FROM unpack_ars WHERE ars_success"), 1);
 }
 
@@ -56,22 +57,26 @@ TEST_F(UnpackTest, NestedSetsAreConsistent) {
   const std::string u = std::to_string(up);
   // Every row's interval lies inside its parent's; rgt - lft + 1 = 2 × the subtree's size.
   EXPECT_EQ(count("SELECT count(*) FROM uploadtree c JOIN uploadtree p ON c.parent = "
-                  "p.uploadtree_pk WHERE c.upload_fk = " + u +
-                  " AND NOT (p.lft < c.lft AND c.rgt < p.rgt)"),
+                  "p.uploadtree_pk WHERE c.upload_fk = " +
+                  u + " AND NOT (p.lft < c.lft AND c.rgt < p.rgt)"),
             0);
   EXPECT_EQ(count("SELECT count(*) FROM uploadtree t WHERE upload_fk = " + u +
                   " AND rgt - lft + 1 <> 2 * (SELECT count(*) FROM uploadtree s WHERE "
                   "s.upload_fk = t.upload_fk AND s.lft BETWEEN t.lft AND t.rgt)"),
             0);
-  EXPECT_EQ(db.query("SELECT lft || ' ' || rgt FROM uploadtree WHERE parent IS NULL AND "
-                     "upload_fk = " + u),
-            "1 " + std::to_string(2 * count("SELECT count(*) FROM uploadtree WHERE upload_fk = " + u)));
+  EXPECT_EQ(
+      db.query("SELECT lft || ' ' || rgt FROM uploadtree WHERE parent IS NULL AND "
+               "upload_fk = " +
+               u),
+      "1 " + std::to_string(2 * count("SELECT count(*) FROM uploadtree WHERE upload_fk = " + u)));
   // The tar is a container (FOSSology's bit 29); directories carry bit 18.
   EXPECT_EQ(db.query("SELECT ufile_mode & (1 << 29) <> 0 FROM uploadtree WHERE ufile_name = "
-                     "'t.tar' AND upload_fk = " + u),
+                     "'t.tar' AND upload_fk = " +
+                     u),
             "t");
   EXPECT_EQ(db.query("SELECT ufile_mode & (1 << 18) <> 0 FROM uploadtree WHERE ufile_name = "
-                     "'y' AND upload_fk = " + u),
+                     "'y' AND upload_fk = " +
+                     u),
             "t");
 }
 
@@ -81,7 +86,9 @@ struct Format {
   std::vector<std::string> filters;
 };
 
-void PrintTo(const Format& f, std::ostream* os) { *os << f.name; }
+void PrintTo(const Format& f, std::ostream* os) {
+  *os << f.name;
+}
 
 class Formats : public UnpackTest, public ::testing::WithParamInterface<Format> {};
 
@@ -104,7 +111,8 @@ TEST_P(Formats, UnpacksEveryEntry) {
   EXPECT_FALSE(unpack_test::contains(r.output, "WARNING")) << r.output;
   // The upload row points at the archive's pfile.
   EXPECT_EQ(db.query("SELECT p.pfile_size FROM upload u JOIN pfile p ON p.pfile_pk = u.pfile_fk "
-                     "WHERE upload_pk = " + std::to_string(up)),
+                     "WHERE upload_pk = " +
+                     std::to_string(up)),
             std::to_string(fs::file_size(file)));
 }
 
@@ -113,11 +121,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Format{"t.tar", "gnutar", {}}, Format{"t.pax", "pax", {}},
                       Format{"t.tar.gz", "gnutar", {"gzip"}},
                       Format{"t.tar.bz2", "gnutar", {"bzip2"}},
-                      Format{"t.tar.xz", "gnutar", {"xz"}},
-                      Format{"t.tar.zst", "gnutar", {"zstd"}}, Format{"t.zip", "zip", {}},
-                      Format{"t.7z", "7zip", {}}, Format{"t.cpio", "newc", {}},
-                      Format{"t.cpio.gz", "odc", {"gzip"}}, Format{"t.a", "arsvr4", {}},
-                      Format{"t.ar", "arbsd", {}}, Format{"t.iso", "iso9660", {}}),
+                      Format{"t.tar.xz", "gnutar", {"xz"}}, Format{"t.tar.zst", "gnutar", {"zstd"}},
+                      Format{"t.zip", "zip", {}}, Format{"t.7z", "7zip", {}},
+                      Format{"t.cpio", "newc", {}}, Format{"t.cpio.gz", "odc", {"gzip"}},
+                      Format{"t.a", "arsvr4", {}}, Format{"t.ar", "arbsd", {}},
+                      Format{"t.iso", "iso9660", {}}),
     [](const auto& info) {
       std::string n = info.param.name;
       for (char& c : n)
@@ -130,7 +138,9 @@ struct Single {
   const char* filter;
   const char* inner;
 };
-void PrintTo(const Single& s, std::ostream* os) { *os << s.name; }
+void PrintTo(const Single& s, std::ostream* os) {
+  *os << s.name;
+}
 class SingleFiles : public UnpackTest, public ::testing::WithParamInterface<Single> {};
 
 TEST_P(SingleFiles, OneCompressedFile) {
@@ -182,15 +192,16 @@ TEST_F(UnpackTest, NestedArchives) {
   auto t = tree(up);
   std::vector<std::string> paths;
   for (auto& line : t) paths.push_back(line.substr(0, line.rfind(' ')));
-  EXPECT_EQ(paths, (std::vector<std::string>{
-                       "all.zip", "all.zip/pool.tar.gz", "all.zip/pool.tar.gz/pool",
-                       "all.zip/pool.tar.gz/pool/x.deb", "all.zip/pool.tar.gz/pool/x.deb/control.tar.xz",
-                       "all.zip/pool.tar.gz/pool/x.deb/control.tar.xz/control",
-                       "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz",
-                       "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr",
-                       "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr/bin",
-                       "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr/bin/x",
-                       "all.zip/pool.tar.gz/pool/x.deb/debian-binary"}))
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"all.zip", "all.zip/pool.tar.gz", "all.zip/pool.tar.gz/pool",
+                                      "all.zip/pool.tar.gz/pool/x.deb",
+                                      "all.zip/pool.tar.gz/pool/x.deb/control.tar.xz",
+                                      "all.zip/pool.tar.gz/pool/x.deb/control.tar.xz/control",
+                                      "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz",
+                                      "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr",
+                                      "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr/bin",
+                                      "all.zip/pool.tar.gz/pool/x.deb/data.tar.xz/usr/bin/x",
+                                      "all.zip/pool.tar.gz/pool/x.deb/debian-binary"}))
       << r.output;
 }
 

@@ -48,8 +48,12 @@ TEST_F(UnpackTest, HostileEntriesAreSkippedWithAMessage) {
   const std::string cwd = work() + "/cwd";
   fs::create_directories(cwd);
   long long up = add_upload(w + "/evil.tar");
-  std::vector<std::string> argv{test::build_dir() + "/agents/unpack/unpack", "--db",
-                                db.conninfo(), "--repository", repo(), std::to_string(up)};
+  std::vector<std::string> argv{test::build_dir() + "/agents/unpack/unpack",
+                                "--db",
+                                db.conninfo(),
+                                "--repository",
+                                repo(),
+                                std::to_string(up)};
   auto r = test::run({"sh", "-c", "cd '" + cwd + "' && exec \"$@\"", "sh", argv[0], argv[1],
                       argv[2], argv[3], argv[4], argv[5]});
   ASSERT_EQ(r.exit_code(), 0) << r.output;
@@ -190,9 +194,9 @@ TEST_F(UnpackTest, ZipBombsAndLimits) {
       << r.output;
   EXPECT_EQ(count("SELECT count(*) FROM uploadtree"), 0);
 
-  unpack_test::write_archive(w + "/box.tar", "gnutar", {},
-                             {{"bomb.gz", unpack_test::read_file(w + "/bomb.gz")},
-                              {"ok.txt", "ok\n"}});
+  unpack_test::write_archive(
+      w + "/box.tar", "gnutar", {},
+      {{"bomb.gz", unpack_test::read_file(w + "/bomb.gz")}, {"ok.txt", "ok\n"}});
   long long nested = add_upload(w + "/box.tar");
   r = run_unpack(nested, limits);
   ASSERT_EQ(r.exit_code(), 0) << r.output;
@@ -217,16 +221,18 @@ TEST_F(UnpackTest, ZipBombsAndLimits) {
                                      ": 'box.tar/bomb.gz/bomb': the upload has more than "
                                      "max_files (2) files\n"))
       << r.output;
-  EXPECT_EQ(count("SELECT count(*) FROM uploadtree WHERE upload_fk IN (" +
-                  std::to_string(total) + ", " + std::to_string(many) + ")"),
+  EXPECT_EQ(count("SELECT count(*) FROM uploadtree WHERE upload_fk IN (" + std::to_string(total) +
+                  ", " + std::to_string(many) + ")"),
             0);
 }
 
 TEST_F(UnpackTest, NestingDeeperThanMaxDepth) {
   const std::string w = work();
   unpack_test::write_archive(w + "/c.tar", "gnutar", {}, {{"leaf", "leaf\n"}});
-  unpack_test::write_archive(w + "/b.tar", "gnutar", {}, {{"c.tar", unpack_test::read_file(w + "/c.tar")}});
-  unpack_test::write_archive(w + "/a.tar", "gnutar", {}, {{"b.tar", unpack_test::read_file(w + "/b.tar")}});
+  unpack_test::write_archive(w + "/b.tar", "gnutar", {},
+                             {{"c.tar", unpack_test::read_file(w + "/c.tar")}});
+  unpack_test::write_archive(w + "/a.tar", "gnutar", {},
+                             {{"b.tar", unpack_test::read_file(w + "/b.tar")}});
   long long up = add_upload(w + "/a.tar");
   auto r = run_unpack(up, {"--max-depth", "2"});
   ASSERT_EQ(r.exit_code(), 0) << r.output;
@@ -248,7 +254,8 @@ TEST_F(UnpackTest, BadUploads) {
   EXPECT_TRUE(contains(r.output, "FATAL: upload 999999: no such upload\n")) << r.output;
   auto bad = test::run({test::build_dir() + "/agents/unpack/unpack", "--db", db.conninfo(), "x1"});
   EXPECT_EQ(bad.exit_code(), 1);
-  EXPECT_TRUE(contains(bad.output, "FATAL: data line 'x1' is not an upload id (a positive integer)"))
+  EXPECT_TRUE(
+      contains(bad.output, "FATAL: data line 'x1' is not an upload id (a positive integer)"))
       << bad.output;
   auto opt = test::run({test::build_dir() + "/agents/unpack/unpack", "--max-depth", "zero"});
   EXPECT_EQ(opt.exit_code(), 2);

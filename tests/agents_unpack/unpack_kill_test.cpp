@@ -32,16 +32,17 @@ void make_tree(const std::string& d, int n) {
 class UnpackKill : public UnpackTest {
  protected:
   std::unique_ptr<test::Child> start(long long upload) {
-    return std::make_unique<test::Child>(std::vector<std::string>{
-        test::build_dir() + "/agents/unpack/unpack", "--db", db.conninfo(), "--repository",
-        repo(), std::to_string(upload)});
+    return std::make_unique<test::Child>(
+        std::vector<std::string>{test::build_dir() + "/agents/unpack/unpack", "--db", db.conninfo(),
+                                 "--repository", repo(), std::to_string(upload)});
   }
   // Waits until no other session is left in the database (a killed client's backend ends
   // its transaction when it notices the client is gone).
   bool settled() {
     return test::eventually([&] {
-      return db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                      "current_database() AND pid <> pg_backend_pid()") == "0";
+      return db.query(
+                 "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                 "current_database() AND pid <> pg_backend_pid()") == "0";
     });
   }
   // The rows that must not exist twice: one tree, one success.
@@ -71,8 +72,9 @@ TEST_F(UnpackKill, KilledInsideItsTransactionLeavesNothingAndTheRerunIsClean) {
   // The agent has written its pfile and uploadtree rows and waits to write its ars row, all
   // in one transaction.
   ASSERT_TRUE(test::eventually([&] {
-    return db.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'INSERT INTO %unpack_ars%'") == "1";
+    return db.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE 'INSERT INTO %unpack_ars%'") == "1";
   }));
   child->signal(SIGKILL);
   auto status = child->wait();
@@ -136,17 +138,19 @@ TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
   const std::string upload = h.db().query("SELECT max(upload_pk) FROM upload");
   const long long jq = std::stoll(h.db().query(
       "SELECT jq_pk FROM jobqueue JOIN job ON jq_job_fk = job_pk WHERE jq_type = 'unpack' AND "
-      "job_upload_fk = " + upload));
+      "job_upload_fk = " +
+      upload));
   ASSERT_TRUE(h.wait_ended(jq, 60s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed") << h.step_log(jq);
   EXPECT_EQ(h.end_bits(jq), 1);
   EXPECT_EQ(h.items(jq), 23);  // 20 files, the tarball and its two files
   EXPECT_EQ(h.db().query("SELECT count(*) FROM uploadtree WHERE upload_fk = " + upload),
             "32");  // the root, 7 directories, 20 files, the tarball, in/, in/a, in/b
-  EXPECT_EQ(h.db().query("SELECT count(*) FROM unpack_ars WHERE ars_success AND upload_fk = " +
-                         upload),
-            "1");
-  EXPECT_TRUE(unpack_test::contains(h.step_log(jq), ": \"upload " + upload + ": 32 entries, 23 files"))
+  EXPECT_EQ(
+      h.db().query("SELECT count(*) FROM unpack_ars WHERE ars_success AND upload_fk = " + upload),
+      "1");
+  EXPECT_TRUE(
+      unpack_test::contains(h.step_log(jq), ": \"upload " + upload + ": 32 entries, 23 files"))
       << h.step_log(jq);
 }
 
@@ -176,9 +180,8 @@ TEST(UnpackEndToEnd, RefusedUploadFailsTheStepWithItsReason) {
       "SELECT jq_pk FROM jobqueue JOIN job ON jq_job_fk = job_pk WHERE job_upload_fk = " + upload));
   ASSERT_TRUE(h.wait_ended(jq, 60s)) << h.log();
   EXPECT_EQ(h.end_bits(jq), 2);
-  EXPECT_EQ(h.endtext(jq).rfind("FATAL: upload " + upload +
-                                    ": 'cut.tar.gz': corrupt or truncated archive (",
-                                0),
+  EXPECT_EQ(h.endtext(jq).rfind(
+                "FATAL: upload " + upload + ": 'cut.tar.gz': corrupt or truncated archive (", 0),
             0u)
       << h.endtext(jq);
   EXPECT_EQ(h.db().query("SELECT count(*) FROM uploadtree"), "0");

@@ -26,8 +26,8 @@ int main(int argc, char** argv) try {
   test::TempDir scratch;
   const std::string repo = scratch.path() + "/repository";
   auto once = [&](const char* label) {
-    const std::string up = db.query("INSERT INTO upload (upload_filename) VALUES ('" + dir +
-                                    "') RETURNING upload_pk");
+    const std::string up =
+        db.query("INSERT INTO upload (upload_filename) VALUES ('" + dir + "') RETURNING upload_pk");
     auto t0 = std::chrono::steady_clock::now();
     auto r = test::run({test::build_dir() + "/agents/unpack/unpack", "--db", db.conninfo(),
                         "--repository", repo, up},
