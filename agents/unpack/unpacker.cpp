@@ -115,7 +115,11 @@ std::string split_path(const std::string& path, std::vector<std::string>& parts)
     start = slash + 1;
     if (part.empty() || part == ".") continue;
     if (part == "..") return "path with '..'";
+    if (part.size() > kMaxNameBytes)
+      return "name longer than " + std::to_string(kMaxNameBytes) + " bytes";
     parts.push_back(std::move(part));
+    if (parts.size() > kMaxPathParts)
+      return "path deeper than " + std::to_string(kMaxPathParts) + " levels";
   }
   return "";
 }

@@ -91,8 +91,13 @@ class Unpacker {
   std::uint64_t total_ = 0;
 };
 
+// Bounds of an archive entry's path: bytes of one component, components of the path.
+inline constexpr std::size_t kMaxNameBytes = 1024;
+inline constexpr std::size_t kMaxPathParts = 256;
+
 // Splits an archive entry's path into components ("." and empty ones dropped). Returns the
-// reason it is refused ("absolute path", "path with '..'", "name is not valid UTF-8"), or "".
+// reason it is refused ("absolute path", "path with '..'", "name is not valid UTF-8", too long
+// or too deep), or "".
 std::string split_path(const std::string& path, std::vector<std::string>& parts);
 
 // The text with every byte that is not valid UTF-8 written as \xNN (for messages).

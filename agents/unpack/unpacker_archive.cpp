@@ -152,7 +152,10 @@ void Unpacker::add_entry(archive* a, void* entry_ptr, int container, unsigned de
   const bool raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
   // Copies: adding nodes moves the tree's vector.
   const Node cnode = tree_.nodes()[static_cast<std::size_t>(container)];
-  const char* p = archive_entry_pathname(e);
+  // The name in UTF-8 when libarchive can convert it (zip's UTF-8 flag, pax, the locale's
+  // charset); else its raw bytes, which the UTF-8 check then refuses if they are not UTF-8.
+  const char* p = archive_entry_pathname_utf8(e);
+  if (!p) p = archive_entry_pathname(e);
   const std::string path = raw ? decompressed_name(cnode.name) : std::string(p ? p : "");
   auto skip = [&](const std::string& why) {
     warn_("'" + cpath + "' entry '" + printable(path) + "': " + why + "; skipped");

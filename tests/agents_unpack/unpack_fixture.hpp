@@ -7,6 +7,7 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <clocale>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct Entry {
 inline void write_archive(const std::string& file, const std::string& format,
                           const std::vector<std::string>& filters,
                           const std::vector<Entry>& entries) {
+  std::setlocale(LC_CTYPE, "C.UTF-8");  // names are UTF-8 (formats that store UTF-8 convert)
   archive* a = archive_write_new();
   ASSERT_EQ(archive_write_set_format_by_name(a, format.c_str()), ARCHIVE_OK) << format;
   for (const auto& f : filters) {

@@ -162,6 +162,21 @@ INSTANTIATE_TEST_SUITE_P(Unpack, SingleFiles,
                                            Single{"n.txt.zst", "zstd", "n.txt"}),
                          [](const auto& info) { return std::string(info.param.filter); });
 
+// Names beyond ASCII survive every format that stores UTF-8.
+TEST_F(UnpackTest, Utf8NamesInEveryFormat) {
+  const std::string name = "h\xc3\xa9llo-\xe6\x97\xa5\xe6\x9c\xac.txt";  // héllo-日本.txt
+  for (const char* format : {"gnutar", "pax", "zip", "7zip", "newc"}) {
+    const std::string file = work() + "/u-" + format;
+    unpack_test::write_archive(file, format, {}, {{name, "x\n"}});
+    long long up = add_upload(file);
+    auto r = run_unpack(up);
+    ASSERT_EQ(r.exit_code(), 0) << r.output;
+    auto t = tree(up);
+    ASSERT_EQ(t.size(), 2u) << format << "\n" << r.output;
+    EXPECT_EQ(t[1], "u-" + std::string(format) + "/" + name + " 2") << format;
+  }
+}
+
 // A plain file that is no archive is an upload of one file.
 TEST_F(UnpackTest, PlainFile) {
   const std::string file = work() + "/notes.txt";

@@ -28,6 +28,13 @@ std::vector<std::string> files_under(const std::string& dir) {
   return out;
 }
 
+// "d/d/.../d/f" with `levels` components.
+std::string deep_path(int levels) {
+  std::string p;
+  for (int i = 1; i < levels; ++i) p += "d/";
+  return p + "f";
+}
+
 TEST_F(UnpackTest, HostileEntriesAreSkippedWithAMessage) {
   const std::string w = work() + "/in";
   fs::create_directories(w);
@@ -44,7 +51,9 @@ TEST_F(UnpackTest, HostileEntriesAreSkippedWithAMessage) {
                               {"dangling", "", AE_IFLNK, "nowhere"},
                               {"null", "", AE_IFCHR},
                               {"fifo", "", AE_IFIFO},
-                              {std::string("bad\xff.txt"), "x\n"}});
+                              {std::string("bad\xff.txt"), "x\n"},
+                              {std::string(1025, 'n'), "long\n"},
+                              {deep_path(257), "deep\n"}});
   const std::string cwd = work() + "/cwd";
   fs::create_directories(cwd);
   long long up = add_upload(w + "/evil.tar");
@@ -69,6 +78,8 @@ TEST_F(UnpackTest, HostileEntriesAreSkippedWithAMessage) {
            u + "'null': character device; skipped",
            u + "'fifo': fifo; skipped",
            u + "'bad\\xFF.txt': name is not valid UTF-8; skipped",
+           u + "'" + std::string(1025, 'n') + "': name longer than 1024 bytes; skipped",
+           u + "'" + deep_path(257) + "': path deeper than 256 levels; skipped",
            "WARNING: upload " + std::to_string(up) +
                ": 'evil.tar/dangling': symbolic link to 'nowhere': no such file in the upload; "
                "skipped",
