@@ -114,6 +114,26 @@ TEST_F(UnpackKill, KilledAtRandomInstantsThenRerunGivesOneCleanTree) {
                                                    std::to_string(pfiles)}));
 }
 
+// Two runs for the same upload at once (a scheduler that re-feeds a line, two hosts): the
+// upload's row lock serialises their transactions; the second finds the first one's success.
+TEST_F(UnpackKill, TwoRunsAtOnceGiveOneTree) {
+  const std::string d = work() + "/src";
+  make_tree(d, 200);
+  long long ref = add_upload(d);
+  ASSERT_EQ(run_unpack(ref).exit_code(), 0);
+  const auto want = tree(ref);
+  const auto pfiles = count("SELECT count(*) FROM pfile");
+  long long up = add_upload(d);
+  auto one = start(up);
+  auto two = start(up);
+  auto s1 = one->wait(60s), s2 = two->wait(60s);
+  ASSERT_TRUE(s1 && WIFEXITED(*s1) && WEXITSTATUS(*s1) == 0);
+  ASSERT_TRUE(s2 && WIFEXITED(*s2) && WEXITSTATUS(*s2) == 0);
+  EXPECT_EQ(tree(up), want);
+  EXPECT_EQ(summary(up), (std::vector<std::string>{std::to_string(want.size()) + "|1|" +
+                                                   std::to_string(pfiles)}));
+}
+
 // The pipeline: scheduler + `jobctl upload <dir>` queues unpack (its plugin: default = true,
 // args = $upload); the step completes and the rows are there.
 TEST(UnpackEndToEnd, JobctlUploadRunsUnpack) {
