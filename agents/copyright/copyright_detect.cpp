@@ -82,6 +82,13 @@ std::size_t skip_years(std::string_view text, std::size_t p, std::size_t end) {
       while (d < end && is_digit(text[d])) ++d;
       if (d < end && is_alpha(text[d])) return q;
       q = d;
+    } else if (text[q] == '-' && q + 1 < end && is_alpha(text[q + 1])) {
+      // "2008-present", "2010-now": an open range is still years
+      std::size_t w = q + 1;
+      while (w < end && is_alpha(text[w])) ++w;
+      const std::string word = lowered(text.substr(q + 1, w - q - 1));
+      if (word != "present" && word != "now" && word != "today") return q;
+      q = w;
     } else {
       ++q;
     }
@@ -118,6 +125,12 @@ std::string holder_of(std::string_view s) {
     if (!in_angle) out += is_space(c) ? ' ' : c;
     if (c == '>') in_angle = false;
   }
+  // Bare e-mail addresses are not part of the name.
+  for (std::size_t at = out.find('@'); at != std::string::npos; at = out.find('@')) {
+    std::size_t b = out.rfind(' ', at), e = out.find(' ', at);
+    b = b == std::string::npos ? 0 : b;
+    out.erase(b, (e == std::string::npos ? out.size() : e) - b);
+  }
   auto trim = [&] {
     while (!out.empty() && (out.back() == ' ' || out.back() == ',' || out.back() == ';' ||
                             out.back() == ':' || out.back() == '-'))
@@ -126,6 +139,7 @@ std::string holder_of(std::string_view s) {
   };
   trim();
   if (lowered(out.substr(0, 3)) == "by ") out.erase(0, 3);
+  if (out.size() > 4 && lowered(out.substr(out.size() - 4)) == " and") out.resize(out.size() - 4);
   // A final '.' goes unless it ends an abbreviation such as "Inc." or "Ltd.".
   if (!out.empty() && out.back() == '.') {
     const std::size_t word = out.find_last_of(' ', out.size() - 1);
@@ -149,6 +163,9 @@ bool statement_at(std::string_view text, std::string_view low, const Line& line,
   if (p >= line.end) return false;
   const std::size_t after_years = skip_years(text, p, line.end);
   const bool year = after_years > p && is_digit(text[p]);
+  // A bare "(c)" (not after "Copyright") is also a list item's label — "(c) You must
+  // retain…": it is a statement only before a year.
+  if (!year && klen == 3 && text[k] == '(') return false;
   if (!year) {
     if (!is_alnum(text[p])) return false;
     std::size_t w = p;
@@ -202,7 +219,9 @@ bool find_keyword(std::string_view text, std::string_view low, const Line& line,
 // holds only text (the holder, or more years and holders): "Copyright (c) 1983, 1990\n *
 // The Regents of the University of California." One line at most.
 void extend(std::string_view text, std::string_view low, std::size_t next, Finding& f) {
-  if (!f.holder.empty() && f.content.back() != ',') return;
+  const bool and_end =
+      f.content.size() > 4 && lowered(f.content.substr(f.content.size() - 4)) == " and";
+  if (!f.holder.empty() && f.content.back() != ',' && !and_end) return;
   std::size_t e = text.find('\n', next);
   if (e == std::string_view::npos) e = text.size();
   std::size_t b = next;
@@ -216,13 +235,18 @@ void extend(std::string_view text, std::string_view low, std::size_t next, Findi
   bool symbol = false;
   if (find_keyword(text, low, line, b, at, len, symbol)) return;  // a statement of its own
   const std::string first = lowered(text.substr(b, std::min<std::size_t>(t - b, 12)));
+  // A postal address is not a holder ("51 Franklin Street, Fifth Floor, Boston").
+  const std::string rest = lowered(text.substr(b, t - b));
+  for (std::string_view address : {" street", " floor", " suite ", " usa", "p.o. box"}) {
+    if (rest.find(address) != std::string::npos) return;
+  }
   for (std::string_view stop : {"all rights", "license", "licence", "permission", "this ",
                                 "redistribut", "spdx", "the above", "see "}) {
     if (first.rfind(stop, 0) == 0) return;
   }
   if (!is_alnum(text[b])) return;
   f.holder =
-      holder_of(std::string(f.holder.empty() ? "" : f.holder + ", ") +
+      holder_of(std::string(f.holder.empty() ? "" : f.holder + (and_end ? " and " : ", ")) +
                 std::string(text.substr(skip_years(text, b, t), t - skip_years(text, b, t))));
   f.end = t;
   f.content = std::string(text.substr(f.start, t - f.start));
