@@ -1,0 +1,362 @@
+// The scanner agents (copyright, license, mimetype) as the scheduler runs them: a real scheduler
+// and PostgreSQL, the agents' shipped confs ([plugin] group verbatim, queued with `jobctl
+// queue`), pfiles and a repository the test makes itself. Asserts: a step of each agent finds
+// exactly the results of tests/data/scan/expected.txt; a re-run adds nothing; an agent SIGKILLed
+// mid-run leaves, once the step is done, exactly the rows of one clean run.
+// (`unpack` does not exist on this branch: the plugins' `depends = unpack` is met by a
+// tests-only placeholder conf, fake_agent with `args = $upload`.)
+#include <glib.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/db.hpp"
+#include "agent/repository.hpp"
+#include "copyright_detect.hpp"
+#include "license_detect.hpp"
+#include "magic_cookie.hpp"
+#include "scanner.hpp"
+#include "scheduler_harness.hpp"
+#include "support.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> kAgents = {"copyright", "license", "mimetype"};
+
+std::string corpus() {
+  return test::source_dir() + "/tests/data/scan";
+}
+
+std::string read_all(const std::string& path) {
+  return scanner::read_file(path, scanner::max_scan_bytes);
+}
+
+std::string checksum(GChecksumType type, const std::string& bytes) {
+  gchar* s = g_compute_checksum_for_data(type, reinterpret_cast<const guchar*>(bytes.data()),
+                                         bytes.size());
+  std::string out(s);
+  g_free(s);
+  return out;
+}
+
+struct File {
+  std::string name;
+  std::string bytes;
+  std::string sha1;
+  std::string pfile_pk;
+};
+
+// The line of byte `offset` (from 1).
+std::size_t line_of(const std::string& bytes, long long offset) {
+  return static_cast<std::size_t>(
+             std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(offset), '\n')) +
+         1;
+}
+
+// The `[plugin]` group of a shipped conf, verbatim.
+std::string plugin_group(const std::string& agent) {
+  const std::string text =
+      read_all(test::source_dir() + "/agents/" + agent + "/" + agent + ".conf");
+  const auto at = text.find("[plugin]");
+  return at == std::string::npos ? "" : text.substr(at);
+}
+
+class ScanAgents : public ::testing::Test {
+ protected:
+  ScanAgents() : h(settings()), db(h.db().conninfo()), repo(repo_dir.path()) {
+    auto& agents = h.settings().agents;
+    for (const auto& name : kAgents) {
+      test::AgentConf a;
+      a.name = name;
+      a.command = name + " --repository=" + repo_dir.path() + " --db=\"" + h.db().conninfo() + "\"";
+      a.extra = plugin_group(name);
+      agents.push_back(a);
+    }
+    test::AgentConf unpack = test::fake_agent("unpack");  // the tests-only placeholder
+    unpack.extra = "[plugin]\ntitle = unpack (placeholder)\nargs = $upload\n";
+    agents.push_back(unpack);
+    h.write_conf();
+    h.start();
+  }
+
+  static test::SchedulerSettings settings() {
+    test::SchedulerSettings s;
+    s.startup_timeout = 20;
+    s.heartbeat_timeout = 60;
+    s.kill_grace = 1;
+    s.hosts[0].agentdir = test::build_dir() + "/agents";
+    s.hosts[0].max = 4;
+    return s;
+  }
+
+  // A new upload holding `files` (written to the repository, pfile rows shared by content).
+  std::string add_upload(std::vector<File>& files) {
+    agent::Transaction tx(db);
+    const std::string upload =
+        db.exec("INSERT INTO upload (upload_filename) VALUES ('scan test') RETURNING upload_pk")
+            .get(0, 0);
+    for (File& f : files) {
+      f.sha1 = checksum(G_CHECKSUM_SHA1, f.bytes);
+      const std::string path = repo.path_of(f.sha1);
+      fs::create_directories(fs::path(path).parent_path());
+      std::ofstream(path, std::ios::binary) << f.bytes;
+      f.pfile_pk =
+          db.exec(
+                "INSERT INTO pfile (pfile_sha1, pfile_md5, pfile_size) VALUES ($1, $2, $3) "
+                "ON CONFLICT (pfile_sha1, pfile_md5, pfile_size) DO UPDATE SET "
+                "pfile_size = EXCLUDED.pfile_size RETURNING pfile_pk",
+                {f.sha1, checksum(G_CHECKSUM_MD5, f.bytes), std::to_string(f.bytes.size())})
+              .get(0, 0);
+      db.exec("INSERT INTO uploadtree (upload_fk, pfile_fk, ufile_name) VALUES ($1, $2, $3)",
+              {upload, f.pfile_pk, f.name});
+    }
+    tx.commit();
+    return upload;
+  }
+
+  // `jobctl queue <agent> --upload N`; returns the agent's jq_pk.
+  long long queue(const std::string& agent, const std::string& upload) {
+    auto r = test::run({test::build_dir() + "/jobctl/jobctl", "-c", h.conf_dir(), "--db",
+                        h.db().conninfo(), "--json", "queue", agent, "--upload", upload},
+                       {}, 60s);
+    EXPECT_EQ(r.exit_code(), 0) << r.output;
+    const auto doc = nlohmann::json::parse(r.output);
+    for (const auto& s : doc.at("steps"))
+      if (s.at("agent") == agent) return s.at("jq").get<long long>();
+    ADD_FAILURE() << "no step for " << agent << ": " << r.output;
+    return 0;
+  }
+
+  void run_to_completion(long long jq) {
+    ASSERT_TRUE(h.wait_ended(jq, 120s)) << h.log();
+    ASSERT_EQ(h.end_bits(jq), 1) << h.endtext(jq) << "\n" << h.step_log(jq);
+  }
+
+  long long count(const std::string& sql) { return std::stoll(db.exec(sql).get(0, 0)); }
+
+  // The result rows of `agent` ("" = all three), as text, for comparing runs.
+  std::multiset<std::string> results(const std::string& agent = "") {
+    std::multiset<std::string> out;
+    const std::map<std::string, std::string> queries = {
+        {"license",
+         "SELECT 'license', pfile_fk, rf_shortname, fl_start_byte, fl_end_byte, rf_match_pct "
+         "FROM license_file JOIN license_ref ON rf_pk = rf_fk"},
+        {"copyright",
+         "SELECT 'copyright', pfile_fk, type, copy_startbyte, copy_endbyte, content, "
+         "coalesce(holder, ''), hash = md5(content) FROM copyright"},
+        {"mimetype",
+         "SELECT 'mimetype', pfile_pk, mimetype_name FROM pfile JOIN mimetype ON "
+         "mimetype_pk = pfile_mimetypefk"}};
+    for (const auto& [name, q] : queries) {
+      if (!agent.empty() && name != agent) continue;
+      const agent::Result r = db.exec(q);
+      for (int i = 0; i < r.rows(); ++i) {
+        std::string row;
+        for (int c = 0; c < r.cols(); ++c) row += r.get(i, c) + "|";
+        out.insert(row);
+      }
+    }
+    return out;
+  }
+
+  // What one clean run of `agent` ("" = all three) must write for `files`, in results()'
+  // format (from the detectors and libmagic, which detect_test checks against expected.txt).
+  std::multiset<std::string> clean_results(const std::vector<File>& files,
+                                           const std::string& agent = "") {
+    std::multiset<std::string> out;
+    std::set<std::string> seen;
+    mimetype::MagicCookie magic;
+    auto wanted = [&](const char* name) { return agent.empty() || agent == name; };
+    for (const File& f : files) {
+      if (!seen.insert(f.pfile_pk).second) continue;
+      if (wanted("license"))
+        for (const auto& m : license::detect(f.bytes).matches)
+          out.insert("license|" + f.pfile_pk + "|" + m.id + "|" + std::to_string(m.start) + "|" +
+                     std::to_string(m.end) + "|100|");
+      if (wanted("copyright"))
+        for (const auto& c : copyright::detect(f.bytes))
+          out.insert("copyright|" + f.pfile_pk + "|" + std::string(copyright::kind_name(c.kind)) +
+                     "|" + std::to_string(c.start) + "|" + std::to_string(c.end) + "|" +
+                     scanner::to_text(c.content) + "|" + scanner::to_text(c.holder) + "|t|");
+      if (wanted("mimetype"))
+        out.insert("mimetype|" + f.pfile_pk + "|" + magic.type_of(repo.path_of(f.sha1)) + "|");
+    }
+    return out;
+  }
+
+  test::TempDir repo_dir;
+  test::SchedulerHarness h;
+  agent::Database db;
+  agent::Repository repo;
+};
+
+std::vector<File> corpus_files() {
+  std::vector<File> files;
+  for (const auto& e : fs::directory_iterator(corpus())) {
+    const std::string n = e.path().filename().string();
+    if (n != "expected.txt" && n != "README.md") files.push_back({n, read_all(e.path()), "", ""});
+  }
+  std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return files;
+}
+
+TEST_F(ScanAgents, EachAgentFindsExactlyTheCorpusResultsAndARerunAddsNothing) {
+  std::vector<File> files = corpus_files();
+  ASSERT_GE(files.size(), 20u);
+  const std::string upload = add_upload(files);
+  std::vector<long long> steps;
+  for (const auto& a : kAgents) steps.push_back(queue(a, upload));
+  for (long long jq : steps) run_to_completion(jq);
+  for (long long jq : steps) EXPECT_EQ(h.items(jq), static_cast<long long>(files.size()));
+
+  // license_file and copyright against expected.txt: file, kind, line, value.
+  std::map<std::string, const File*> by_pk;
+  for (const File& f : files) by_pk[f.pfile_pk] = &f;
+  std::multiset<std::string> got, want;
+  const agent::Result lic = db.exec(
+      "SELECT pfile_fk, rf_shortname, fl_start_byte FROM license_file JOIN license_ref ON rf_pk = "
+      "rf_fk");
+  for (int i = 0; i < lic.rows(); ++i) {
+    const File& f = *by_pk.at(lic.get(i, 0));
+    got.insert(f.name + "\tlicense\t" +
+               std::to_string(line_of(f.bytes, std::stoll(lic.get(i, 2)))) + "\t" + lic.get(i, 1));
+  }
+  const agent::Result cr = db.exec(
+      "SELECT pfile_fk, type, copy_startbyte, CASE type WHEN 'statement' THEN coalesce(holder, '') "
+      "ELSE content END FROM copyright");
+  for (int i = 0; i < cr.rows(); ++i) {
+    const File& f = *by_pk.at(cr.get(i, 0));
+    got.insert(f.name + "\t" + cr.get(i, 1) + "\t" +
+               std::to_string(line_of(f.bytes, std::stoll(cr.get(i, 2)))) + "\t" + cr.get(i, 3));
+  }
+  std::ifstream in(corpus() + "/expected.txt");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#') want.insert(line);
+  EXPECT_EQ(got, want);
+
+  // No license for files that have none; license_ref holds SPDX ids.
+  EXPECT_EQ(
+      count("SELECT count(*) FROM license_file lf JOIN uploadtree u ON u.pfile_fk = "
+            "lf.pfile_fk WHERE u.ufile_name IN ('Python.h', 'gcc-README.Bugs', 'latin1.txt')"),
+      0);
+  EXPECT_GT(count("SELECT count(*) FROM license_ref"), 400);
+  EXPECT_EQ(db.exec("SELECT rf_fullname FROM license_ref WHERE rf_shortname = 'MIT'").get(0, 0),
+            "MIT License");
+
+  // mimetype: libmagic's answer for every file.
+  EXPECT_EQ(count("SELECT count(*) FROM pfile WHERE pfile_mimetypefk IS NULL"), 0);
+  auto type_of = [&](const std::string& name) {
+    return db
+        .exec(
+            "SELECT mimetype_name FROM uploadtree JOIN pfile ON pfile_pk = pfile_fk JOIN mimetype "
+            "ON mimetype_pk = pfile_mimetypefk WHERE ufile_name = $1",
+            {name})
+        .get(0, 0);
+  };
+  EXPECT_EQ(type_of("zlib.h"), "text/x-c");
+  EXPECT_EQ(type_of("bash.copyright"), "text/plain");
+  const auto first = results();
+  EXPECT_EQ(first, clean_results(files));
+
+  // Every pfile is marked scanned once per agent; a re-run finds nothing to do.
+  EXPECT_EQ(count("SELECT count(*) FROM pfile_scanned"),
+            static_cast<long long>(files.size() * kAgents.size()));
+  std::vector<long long> again;
+  for (const auto& a : kAgents) again.push_back(queue(a, upload));
+  for (long long jq : again) run_to_completion(jq);
+  for (long long jq : again) EXPECT_EQ(h.items(jq), 0) << h.step_log(jq);
+  EXPECT_EQ(results(), first);
+
+  // A second upload sharing all but one file: only the new file is scanned.
+  std::vector<File> more = corpus_files();
+  more.push_back(
+      {"new.c", "// SPDX-License-Identifier: MIT\n// Copyright 2026 New Holder\n", "", ""});
+  const std::string upload2 = add_upload(more);
+  std::vector<long long> third;
+  for (const auto& a : kAgents) third.push_back(queue(a, upload2));
+  for (long long jq : third) run_to_completion(jq);
+  for (long long jq : third) EXPECT_EQ(h.items(jq), 1) << h.step_log(jq);
+  EXPECT_EQ(results(), clean_results(more));
+}
+
+// The pids of the scheduler's children running `agent`.
+std::vector<pid_t> agent_pids(pid_t scheduler, const std::string& agent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == scheduler && state != 'Z' && text.substr(open + 1, close - open - 1) == agent)
+      out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+class ScanAgentsKill : public ScanAgents, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ScanAgentsKill, SigkillMidRunThenTheStepGivesOneCleanRunsRows) {
+  const std::string agent = GetParam();
+  // 3,000 distinct small files: the corpus's small ones, each with a line of its own.
+  std::vector<File> base;
+  for (File& f : corpus_files())
+    if (f.bytes.size() < 8192) base.push_back(std::move(f));
+  std::vector<File> files;
+  for (int i = 0; files.size() < 3000; ++i) {
+    const File& b = base[static_cast<std::size_t>(i) % base.size()];
+    files.push_back({std::to_string(i) + "-" + b.name,
+                     b.bytes + "\n/* variant " + std::to_string(i) + " */\n", "", ""});
+  }
+  const std::string upload = add_upload(files);
+  const long long total = static_cast<long long>(files.size());
+  const long long jq = queue(agent, upload);
+
+  // Kill one agent of the step once it has committed some files and before it is done.
+  const std::string scanned =
+      "SELECT count(*) FROM pfile_scanned JOIN agent ON agent_pk = agent_fk WHERE agent_name = '" +
+      agent + "'";
+  std::vector<pid_t> pids;
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        pids = agent_pids(h.process()->pid(), agent);
+        return !pids.empty() && count(scanned) > 0;
+      },
+      60s));
+  ASSERT_EQ(::kill(pids.front(), SIGKILL), 0);
+  const long long at_kill = count(scanned);
+  EXPECT_LT(at_kill, total) << "the agent finished before it was killed";
+
+  run_to_completion(jq);
+  EXPECT_TRUE(test::eventually([&] { return h.log().find("SIGKILL") != std::string::npos; }, 10s))
+      << h.log();
+  EXPECT_EQ(count(scanned), total);
+  // Exactly one clean run's rows: none missing, none twice, and nothing from the others.
+  EXPECT_EQ(results(agent), clean_results(files, agent));
+  for (const auto& other : kAgents) {
+    if (other != agent) {
+      EXPECT_TRUE(results(other).empty()) << other;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Agents, ScanAgentsKill, ::testing::ValuesIn(kAgents));
+
+}  // namespace
