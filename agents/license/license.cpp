@@ -16,18 +16,18 @@ std::unordered_map<std::string, std::string> known_refs;
 
 void prepare(agent::Database& db, int) {
   const auto& spdx = license::SpdxList::builtin();
-  std::string ids = "{", names = "{";
+  // Two parallel lists, one id or name a line (neither holds a line break).
+  std::string ids, names;
   for (const auto& [low, id] : spdx.licenses()) {
     (void)low;
     const std::string_view full = license::full_name(id);
-    ids += id + ",";
-    names += "\"" + (full.empty() ? id : std::string(full)) + "\",";
+    ids += id + "\n";
+    names += (full.empty() ? id : std::string(full)) + "\n";
   }
-  ids.back() = '}';
-  names.back() = '}';
   db.exec(
       "INSERT INTO license_ref (rf_shortname, rf_fullname) SELECT * FROM "
-      "unnest($1::text[], $2::text[]) ON CONFLICT (rf_shortname) DO NOTHING",
+      "unnest(string_to_array(rtrim($1, E'\\n'), E'\\n'), "
+      "string_to_array(rtrim($2, E'\\n'), E'\\n')) ON CONFLICT (rf_shortname) DO NOTHING",
       {ids, names});
   const agent::Result r = db.exec("SELECT rf_shortname, rf_pk FROM license_ref");
   for (int i = 0; i < r.rows(); ++i) known_refs.emplace(r.get(i, 0), r.get(i, 1));

@@ -297,8 +297,12 @@ std::vector<pid_t> agent_pids(pid_t scheduler, const std::string& agent) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::string text;
+    try {
+      text = scanner::read_file((e.path() / "stat").string(), 4096);
+    } catch (const std::exception&) {
+      continue;  // it has gone
+    }
     const auto open = text.find('('), close = text.rfind(')');
     if (open == std::string::npos || close == std::string::npos) continue;
     std::istringstream rest(text.substr(close + 2));
