@@ -3,6 +3,7 @@
 // one `copyright` row each, with md5(content) as FOSSology's `hash`.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "copyright_detect.hpp"
 #include "scanner.hpp"
@@ -13,14 +14,18 @@ void store(agent::Session&, agent::Database& db, int agent_pk, const std::string
            const std::string& path) {
   const std::string text = scanner::read_file(path, scanner::max_scan_bytes);
   const std::string agent_fk = std::to_string(agent_pk);
+  std::vector<std::string> values;
   for (const copyright::Finding& f : copyright::detect(text)) {
-    const std::string content = scanner::to_text(f.content);
-    db.exec(
-        "INSERT INTO copyright (agent_fk, pfile_fk, content, hash, type, copy_startbyte, "
-        "copy_endbyte, holder) VALUES ($1, $2, $3, md5($3), $4, $5, $6, nullif($7, ''))",
-        {agent_fk, pfile_pk, content, copyright::kind_name(f.kind), std::to_string(f.start),
-         std::to_string(f.end), scanner::to_text(f.holder)});
+    values.insert(values.end(), {agent_fk, pfile_pk, scanner::to_text(f.content),
+                                 std::string(copyright::kind_name(f.kind)), std::to_string(f.start),
+                                 std::to_string(f.end), scanner::to_text(f.holder)});
   }
+  scanner::insert_rows(db,
+                       "INSERT INTO copyright (agent_fk, pfile_fk, content, hash, type, "
+                       "copy_startbyte, copy_endbyte, holder)",
+                       "($1::integer, $2::integer, $3, md5($3), $4, $5::bigint, $6::bigint, "
+                       "nullif($7, ''))",
+                       7, values);
 }
 
 void print(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "license_detect.hpp"
 #include "scanner.hpp"
@@ -52,12 +53,16 @@ void store(agent::Session& session, agent::Database& db, int agent_pk, const std
                     "' in an SPDX-License-Identifier is not an SPDX id; not reported");
   }
   const std::string agent_fk = std::to_string(agent_pk);
+  std::vector<std::string> values;
   for (const license::Match& m : d.matches) {
-    db.exec(
-        "INSERT INTO license_file (rf_fk, agent_fk, pfile_fk, rf_match_pct, fl_start_byte, "
-        "fl_end_byte) VALUES ($1, $2, $3, 100, $4, $5)",
-        {ref_of(db, m.id), agent_fk, pfile_pk, std::to_string(m.start), std::to_string(m.end)});
+    values.insert(values.end(), {ref_of(db, m.id), agent_fk, pfile_pk, std::to_string(m.start),
+                                 std::to_string(m.end)});
   }
+  scanner::insert_rows(db,
+                       "INSERT INTO license_file (rf_fk, agent_fk, pfile_fk, rf_match_pct, "
+                       "fl_start_byte, fl_end_byte)",
+                       "($1::integer, $2::integer, $3::integer, 100, $4::bigint, $5::bigint)", 5,
+                       values);
 }
 
 std::string_view source_name(license::Source s) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/db.hpp"
 #include "agent/session.hpp"
@@ -46,6 +47,13 @@ std::string read_file(const std::string& path, std::size_t limit);
 // `bytes` as PostgreSQL text: unchanged when it is UTF-8; otherwise read as Latin-1 (the other
 // encoding of old source files). NUL bytes, which text cannot hold, become U+FFFD.
 std::string to_text(std::string_view bytes);
+
+// Inserts many rows with one statement per 1,000 rows (one round trip instead of one per row):
+// runs `head` + " VALUES " + one copy of `tuple` per row, where `$1`..`$<per_row>` in `tuple`
+// stand for that row's values. `values` holds the rows one after the other (a multiple of
+// per_row). Only placeholders are generated; values always travel as parameters.
+void insert_rows(agent::Database& db, std::string_view head, std::string_view tuple,
+                 std::size_t per_row, const std::vector<std::string>& values);
 
 // The bytes a scanner looks at in one file (bounded: bigger files are scanned in their first
 // part only; the license and copyright notices of real files stand near the top).
