@@ -2,6 +2,7 @@
 #include "scanner.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +64,14 @@ Options parse_options(int argc, char** argv, const std::string& name, std::strin
   return o;
 }
 
+// CPU time of this process so far (user + system), in milliseconds.
+long cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+}
+
 void run_standalone(agent::Session& session, const Spec& spec) {
   while (auto path = session.next()) {
     try {
@@ -117,7 +126,8 @@ void run_scheduled(agent::Session& session, const Spec& spec, const Options& o) 
   });
   session.info(spec.name + ": " + std::to_string(stats.handled) + " row(s) handled, " +
                std::to_string(stats.skipped) + " already done, " +
-               std::to_string(stats.transactions) + " transaction(s)");
+               std::to_string(stats.transactions) + " transaction(s), " + std::to_string(cpu_ms()) +
+               " ms CPU");
 }
 
 }  // namespace

@@ -41,8 +41,18 @@ int main(int argc, char** argv) try {
       const double seconds = std::stod(setup.h.db().query(
           "SELECT extract(epoch FROM jq_endtime - jq_starttime) FROM jobqueue WHERE jq_pk = " +
           std::to_string(jq)));
-      std::printf("%-10s %d agent(s)  %6lld files  %6.2f s  %7.0f files/s\n", agent.c_str(), agents,
-                  setup.h.items(jq), seconds, static_cast<double>(n) / seconds);
+      // The agents' own CPU time, from their last log line ("..., N ms CPU").
+      const std::string log = setup.h.step_log(jq);
+      long cpu = 0;
+      for (std::size_t at = log.find(" ms CPU"); at != std::string::npos;
+           at = log.find(" ms CPU", at + 1)) {
+        const std::size_t b = log.rfind(' ', at - 1) + 1;
+        cpu += std::stol(log.substr(b, at - b));
+      }
+      std::printf(
+          "%-10s %d agent(s)  %6lld files  %6.2f s  %7.0f files/s  agents' CPU %5.0f us/file\n",
+          agent.c_str(), agents, setup.h.items(jq), seconds, static_cast<double>(n) / seconds,
+          static_cast<double>(cpu) * 1000.0 / n);
     }
   }
   return 0;
