@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -100,10 +101,13 @@ void handle_row(agent::Session& session, agent::Database& db, const agent::Repos
     session.error("row skipped: pfile_sha1: " + std::string(e.what()));
     return;
   }
-  // A file missing from the repository is not claimed: it is reported, and a later run of the
-  // step's query offers it again (e.g. once the repository is mounted).
-  if (::access(path.c_str(), R_OK) != 0) {
-    session.error("pfile " + *pk->value + ": cannot read '" + path + "': " + std::strerror(errno));
+  // A file missing from the repository (or not a regular file there) is not claimed: it is
+  // reported, and a later run of the step's query offers it again (e.g. once it is mounted).
+  struct stat st {};
+  errno = 0;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(path.c_str(), R_OK) != 0) {
+    const std::string why = errno != 0 ? std::strerror(errno) : "not a regular file";
+    session.error("pfile " + *pk->value + ": cannot read '" + path + "': " + why);
     return;
   }
   const bool claimed = db.exec(
@@ -111,7 +115,21 @@ void handle_row(agent::Session& session, agent::Database& db, const agent::Repos
                              "ON CONFLICT DO NOTHING RETURNING 1",
                              {std::to_string(agent_pk), *pk->value})
                            .rows() == 1;
-  if (claimed) spec.store(session, db, agent_pk, *pk->value, path);
+  if (!claimed) return;
+  try {
+    spec.store(session, db, agent_pk, *pk->value, path);
+  } catch (const std::runtime_error& e) {
+    // A database error rolls the group back. Anything else is the file (unreadable, or
+    // libmagic's error) and comes before any write (stores read first): it is reported and
+    // the claim is taken back, so a later run of the query offers the file again. (Should
+    // the transaction be broken after all, the DELETE throws and the group rolls back.)
+    if (auto* db_error = dynamic_cast<const agent::Error*>(&e);
+        db_error && !db_error->sqlstate().empty())
+      throw;
+    session.error("pfile " + *pk->value + ": " + e.what() + "; not scanned");
+    db.exec("DELETE FROM pfile_scanned WHERE agent_fk = $1 AND pfile_fk = $2",
+            {std::to_string(agent_pk), *pk->value});
+  }
 }
 
 void run_scheduled(agent::Session& session, const Spec& spec, const Options& o) {

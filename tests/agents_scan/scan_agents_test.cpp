@@ -120,6 +120,28 @@ TEST_F(ScanAgents, EachAgentFindsExactlyTheCorpusResultsAndARerunAddsNothing) {
   EXPECT_EQ(results(), clean_results(more));
 }
 
+TEST_F(ScanAgents, FilesMissingOrUnreadableAreReportedAndLeftForLater) {
+  std::vector<File> files = {{"ok.c", "// SPDX-License-Identifier: MIT\n", "", ""},
+                             {"gone.c", "// SPDX-License-Identifier: ISC\n", "", ""},
+                             {"dir.c", "// SPDX-License-Identifier: Zlib\n", "", ""}};
+  const std::string upload = add_upload(files);
+  fs::remove(repo.path_of(files[1].sha1));  // missing from the repository
+  const std::string dir = repo.path_of(files[2].sha1);
+  fs::remove(dir);
+  fs::create_directory(dir);  // there, but not a readable file
+  for (const auto& agent : kAgents) {
+    const long long jq = queue(agent, upload);
+    run_to_completion(jq);
+    const std::string log = h.step_log(jq);
+    EXPECT_NE(log.find("pfile " + files[1].pfile_pk + ": cannot read"), std::string::npos) << log;
+    EXPECT_NE(log.find("pfile " + files[2].pfile_pk + ": cannot read"), std::string::npos) << log;
+  }
+  // Only the good file is scanned, by each agent; the others are offered again later.
+  EXPECT_EQ(count("SELECT count(*) FROM pfile_scanned WHERE pfile_fk = " + files[0].pfile_pk), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM pfile_scanned"), 3);
+  EXPECT_EQ(results("license"), clean_results({files[0]}, "license"));
+}
+
 // The pids of the scheduler's children running `agent`.
 std::vector<pid_t> agent_pids(pid_t scheduler, const std::string& agent) {
   std::vector<pid_t> out;
