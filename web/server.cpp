@@ -31,22 +31,34 @@ gboolean check_password(SoupAuthDomain*, SoupServerMessage*, const char*, const 
   return password != nullptr && same_secret(password, a->web.password) ? TRUE : FALSE;
 }
 
+// A request whose body would be over the limit (or of unknown length) is answered from its
+// headers: libsoup 3 would read the whole body first, so the connection is taken over, the
+// answer written and the connection closed without reading further.
 void got_headers(SoupServerMessage* msg, gpointer app) {
   const auto* a = static_cast<const App*>(app);
   SoupMessageHeaders* h = soup_server_message_get_request_headers(msg);
-  const char* method = soup_server_message_get_method(msg);
-  bool body = std::string_view(method) == "POST" || std::string_view(method) == "PUT";
-  if (!body) return;
-  if (soup_message_headers_get_encoding(h) != SOUP_ENCODING_CONTENT_LENGTH) {
-    soup_server_message_set_status(msg, SOUP_STATUS_LENGTH_REQUIRED, nullptr);
-  } else if (static_cast<std::size_t>(soup_message_headers_get_content_length(h)) >
-             a->web.upload_limit) {
-    soup_server_message_set_status(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, nullptr);
-  } else {
-    return;
-  }
-  // libsoup does not read the body of a message that already has a status.
-  soup_message_headers_append(soup_server_message_get_response_headers(msg), "Connection", "close");
+  std::string_view method = soup_server_message_get_method(msg);
+  if (method != "POST" && method != "PUT") return;
+  const char* answer = nullptr;
+  if (soup_message_headers_get_encoding(h) != SOUP_ENCODING_CONTENT_LENGTH)
+    answer = "411 Length Required";
+  else if (static_cast<std::size_t>(soup_message_headers_get_content_length(h)) >
+           a->web.upload_limit)
+    answer = "413 Content Too Large";
+  if (answer == nullptr) return;
+  std::string text =
+      fmt::format("{}: at most {} MiB, with a Content-Length\n", answer, a->web.upload_limit >> 20);
+  std::string reply = fmt::format(
+      "HTTP/1.1 {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+      "Connection: close\r\n\r\n{}",
+      answer, text.size(), text);
+  GIOStream* stream = soup_server_message_steal_connection(msg);
+  if (stream == nullptr) return;
+  // A few hundred bytes into a fresh socket's buffer: the write does not wait.
+  g_output_stream_write_all(g_io_stream_get_output_stream(stream), reply.data(), reply.size(),
+                            nullptr, nullptr, nullptr);
+  g_io_stream_close(stream, nullptr, nullptr);
+  g_object_unref(stream);
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ void send_all(int fd, const std::string& s) {
 
 // Reads what is there within the deadline; false at EOF or timeout.
 bool read_some(int fd, std::string& out, std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -97,13 +98,16 @@ EventClient::EventClient(int port, const std::string& headers) : fd_(connect_to(
   send_all(fd_, "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n");
 }
 
-EventClient::~EventClient() { ::close(fd_); }
+EventClient::~EventClient() {
+  ::close(fd_);
+}
 
 bool EventClient::wait_for(const std::string& needle, std::chrono::milliseconds timeout,
                            std::string* stream) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   bool found = buffer_.find(needle) != std::string::npos;
-  while (!found && read_some(fd_, buffer_, deadline)) found = buffer_.find(needle) != std::string::npos;
+  while (!found && read_some(fd_, buffer_, deadline))
+    found = buffer_.find(needle) != std::string::npos;
   if (stream) *stream = buffer_;
   return found;
 }
@@ -139,7 +143,8 @@ WebServer::WebServer(const std::string& web_group) {
     return a;
   };
   s.agents = {
-      plugin(test::fake_agent("unpack", "--work-ms=200"), "title = Unpack\nargs = $upload\ndefault = true\n"),
+      plugin(test::fake_agent("unpack", "--work-ms=200"),
+             "title = Unpack\nargs = $upload\ndefault = true\n"),
       plugin(test::fake_agent("scan", "--work-ms=200"),
              "title = Scanner\ndepends = unpack\nargs = scan $upload\ndefault = true\n"),
       plugin(test::fake_agent("hang", "--hang"), "title = Hang\nargs = $upload\n"),
@@ -154,8 +159,13 @@ WebServer::~WebServer() {
 }
 
 void WebServer::start_web(std::vector<std::string> extra) {
-  std::vector<std::string> argv{test::build_dir() + "/web/jobline-web", "-c", h_->conf_dir(),
-                                "--db", h_->db().conninfo(), "-p", "0"};
+  std::vector<std::string> argv{test::build_dir() + "/web/jobline-web",
+                                "-c",
+                                h_->conf_dir(),
+                                "--db",
+                                h_->db().conninfo(),
+                                "-p",
+                                "0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   web_ = std::make_unique<test::Child>(argv);
   auto line = web_->read_line(std::chrono::seconds(20));
@@ -166,6 +176,8 @@ void WebServer::start_web(std::vector<std::string> extra) {
   ASSERT_GT(port_, 0) << *line;
 }
 
-std::string WebServer::csrf() { return csrf_of(get(port_, "/upload").body); }
+std::string WebServer::csrf() {
+  return csrf_of(get(port_, "/upload").body);
+}
 
 }  // namespace webtest

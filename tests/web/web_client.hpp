@@ -21,7 +21,8 @@ struct Response {
 };
 
 // Sends `raw` to 127.0.0.1:port and reads until the server closes (at most `timeout`).
-Response http(int port, const std::string& raw, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+Response http(int port, const std::string& raw,
+              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 Response get(int port, const std::string& path, const std::string& headers = "");
 Response post(int port, const std::string& path, const std::string& body,
               const std::string& content_type = "application/x-www-form-urlencoded",
@@ -32,7 +33,8 @@ class EventClient {
  public:
   explicit EventClient(int port, const std::string& headers = "");
   ~EventClient();
-  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout, std::string* stream = nullptr);
+  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout,
+                std::string* stream = nullptr);
 
  private:
   int fd_ = -1;
