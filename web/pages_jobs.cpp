@@ -143,8 +143,9 @@ SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD H
       StepView s = StepView::from(r, i, 6);
       if (first_jq == 0) first_jq = s.jq;
       rows += fmt::format(
-          "<tr data-jq=\"{0}\"><td>{0}</td><td>{1}</td>{2}<td>{3}</td><td>{4}</td>"
-          "<td class=\"secs\">{5}</td><td>{6}</td><td class=\"endtext\">{7}</td><td>{8}</td>"
+          "<tr data-jq=\"{0}\"><td>{0}</td><td>{1}</td>{2}<td>{3}</td><td class=\"start\">{4}</td>"
+          "<td class=\"secs\">{5}</td><td class=\"end\">{6}</td><td "
+          "class=\"endtext\">{7}</td><td>{8}</td>"
           "<td>{9}</td></tr>\n",
           s.jq, esc(s.type), s.live_cells(), esc(s.host.empty() ? "-" : s.host),
           esc(s.start.empty() ? "-" : s.start), s.secs ? duration_text(*s.secs) : "-",

@@ -67,7 +67,9 @@ nlohmann::json StepView::json() const {
           {"rate", rate() > 0 ? fmt::format("{:.1f}/s", rate()) : "-"},
           {"eta", eta()},
           {"secs", secs ? duration_text(*secs) : "-"},
-          {"endtext", endtext}};
+          {"endtext", endtext},
+          {"start", start.empty() ? "-" : start},
+          {"end", end.empty() ? "-" : end}};
 }
 
 std::string StepView::live_cells() const {

@@ -66,6 +66,7 @@ def upload_and_watch(driver):
     assert not boxes["hang"].is_selected()
     driver.find_element(By.CSS_SELECTOR, "#upload button[type=submit]").click()
     WebDriverWait(driver, 20).until(EC.url_contains("/job/"))
+    job_url = driver.current_url
     driver.execute_script("window.__noReload = 42;")
     WebDriverWait(driver, 20).until(lambda d: d.execute_script(
         "return document.body.dataset.connected === '1'"))
@@ -77,7 +78,8 @@ def upload_and_watch(driver):
     assert driver.execute_script("return window.__noReload") == 42, "the page was reloaded"
     shot(driver, "job-completed")
     driver.get(URL + "jobs")
-    assert "browser upload" in driver.page_source
+    link = job_url[job_url.index("/job/"):]
+    assert driver.find_elements(By.CSS_SELECTOR, 'a[href="%s"]' % link), "the job is listed"
     shot(driver, "jobs")
 
 

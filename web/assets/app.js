@@ -15,6 +15,8 @@ function updateStep(row, s) {
   set("eta", s.eta);
   set("secs", s.secs);
   set("endtext", s.endtext);
+  set("start", s.start);
+  set("end", s.end);
   if (s.state === "completed" || s.state === "failed")
     row.querySelectorAll("form").forEach((f) => f.remove());
 }
