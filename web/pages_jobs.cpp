@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <map>
 
 #include "control_client.hpp"
 #include "html.hpp"
@@ -31,6 +32,29 @@ std::string log_tail(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   return text;
+}
+
+// The agents of the running steps, "pid@host" per step, from the scheduler's `status <jq>`
+// (one connection, at most kAgentQueries steps; empty when the scheduler cannot be reached).
+constexpr int kAgentQueries = 20;
+std::map<long long, std::string> agents_of(const App& app, const std::vector<long long>& steps) {
+  std::map<long long, std::string> out;
+  if (steps.empty()) return out;
+  try {
+    jobctl::ControlClient client(app.config, std::chrono::seconds(2));
+    for (long long jq : steps) {
+      for (const auto& line : client.command(fmt::format("status {}", jq))) {
+        // agent:<pid> host:<host> type:<type> status:AGENT_<STATE> time:<...>
+        if (line.rfind("agent:", 0) != 0) continue;
+        std::string pid = line.substr(6, line.find(' ') - 6), host;
+        if (auto h = line.find(" host:"); h != std::string::npos)
+          host = line.substr(h + 6, line.find(' ', h + 6) - h - 6);
+        out[jq] += (out[jq].empty() ? "" : ", ") + pid + "@" + host;
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
 }
 
 std::string hidden(const App& app, long long job, long long jq, std::string_view op) {
@@ -138,16 +162,25 @@ SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD H
     if (r.rows() == 0) return req->error(404, fmt::format("job {} does not exist", job));
     std::string rows, logs;
     long long first_jq = 0;
+    std::vector<long long> running;
+    for (int i = 0; i < r.rows() && static_cast<int>(running.size()) < kAgentQueries; ++i)
+      if (!r.is_null(i, 6) && (r.get(i, 9) == "running" || r.get(i, 9) == "paused"))
+        running.push_back(r.get_long(i, 6));
+    auto agents = agents_of(app, running);
     for (int i = 0; i < r.rows(); ++i) {
       if (r.is_null(i, 6)) continue;
       StepView s = StepView::from(r, i, 6);
+      auto agent = agents.find(s.jq);
       if (first_jq == 0) first_jq = s.jq;
       rows += fmt::format(
           "<tr data-jq=\"{0}\"><td>{0}</td><td>{1}</td>{2}<td>{3}</td><td class=\"start\">{4}</td>"
           "<td class=\"secs\">{5}</td><td class=\"end\">{6}</td><td "
           "class=\"endtext\">{7}</td><td>{8}</td>"
           "<td>{9}</td></tr>\n",
-          s.jq, esc(s.type), s.live_cells(), esc(s.host.empty() ? "-" : s.host),
+          s.jq, esc(s.type), s.live_cells(),
+          esc(agent != agents.end() ? agent->second
+              : s.host.empty()      ? "-"
+                                    : s.host),
           esc(s.start.empty() ? "-" : s.start), s.secs ? duration_text(*s.secs) : "-",
           esc(s.end.empty() ? "-" : s.end), esc(s.endtext),
           esc(s.depends.empty() ? "-" : s.depends), step_actions(app, s));
@@ -159,7 +192,7 @@ SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD H
     long long n = r.get_long(0, 5);
     std::string live = fmt::format(
         "<table class=\"job-steps\"><thead><tr><th>Step</th><th>Type</th><th>State</th>"
-        "<th>Progress</th><th>Items</th><th>Rate</th><th>ETA</th><th>Host</th><th>Start</th>"
+        "<th>Progress</th><th>Items</th><th>Rate</th><th>ETA</th><th>Pid@host</th><th>Start</th>"
         "<th>Duration</th><th>End</th><th>End text</th><th>Depends on</th><th>Actions</th></tr>"
         "</thead><tbody>{}</tbody></table>{}",
         rows.empty() ? "<tr><td colspan=\"14\">No steps.</td></tr>" : rows,

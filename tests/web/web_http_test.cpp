@@ -105,6 +105,9 @@ TEST(WebHttp, ActionsNeedPostAndTheCsrfToken) {
   std::string jq = one_step_job(w, "hang", "to kill");
   std::string job = w.db().query("SELECT jq_job_fk FROM jobqueue WHERE jq_pk=" + jq);
   ASSERT_TRUE(w.harness().wait_started(std::stoll(jq)));
+  // The running step's agent: pid@host from the scheduler.
+  EXPECT_TRUE(test::eventually(
+      [&] { return contains(get(w.port(), "/job/" + job).body, "@localhost</td>"); }, 10s));
   std::string form = "job=" + job + "&jq=" + jq + "&op=kill&message=bye";
   EXPECT_EQ(post(w.port(), "/action", form).status, 403) << "no token";
   EXPECT_EQ(post(w.port(), "/action", form + "&csrf=" + std::string(64, 'a')).status, 403);
