@@ -151,9 +151,10 @@ SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD H
 
 void page_job(App& app, const RequestPtr& req, long long job) {
   const std::string sql = fmt::format(R"(
+WITH n AS (SELECT count(*) AS steps FROM jobqueue WHERE jq_job_fk = $1)
 SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD HH24:MI:SS'),
-       j.job_upload_fk, (SELECT count(*) FROM jobqueue q WHERE q.jq_job_fk = j.job_pk), {}
-  FROM job j LEFT JOIN LATERAL (SELECT * FROM jobqueue q WHERE q.jq_job_fk = j.job_pk
+       j.job_upload_fk, n.steps, {}
+  FROM job j CROSS JOIN n LEFT JOIN LATERAL (SELECT * FROM jobqueue q WHERE q.jq_job_fk = j.job_pk
                                  ORDER BY q.jq_pk LIMIT {}) jq ON true
  WHERE j.job_pk = $1 ORDER BY jq.jq_pk)",
                                       kStepColumns, kStepsPerJobPage);

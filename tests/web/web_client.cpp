@@ -133,7 +133,9 @@ std::string csrf_of(const std::string& page) {
   return std::regex_search(page, m, re) ? m[1].str() : "";
 }
 
-WebServer::WebServer(const std::string& web_group) {
+WebServer::WebServer(const std::string& web_group) : WebServer(web_group, "") {}
+
+WebServer::WebServer(const std::string& web_group, const std::string& cluster_conninfo) {
   test::SchedulerSettings s;
   s.startup_timeout = 5;
   s.heartbeat_timeout = 30;
@@ -150,7 +152,8 @@ WebServer::WebServer(const std::string& web_group) {
       plugin(test::fake_agent("hang", "--hang"), "title = Hang\nargs = $upload\n"),
   };
   s.extra_scheduler = "[web]\nupload_roots = " + root_.path() + "\n" + web_group;
-  h_ = std::make_unique<test::SchedulerHarness>(s);
+  h_ = cluster_conninfo.empty() ? std::make_unique<test::SchedulerHarness>(s)
+                                : std::make_unique<test::SchedulerHarness>(s, cluster_conninfo);
   h_->start();
 }
 

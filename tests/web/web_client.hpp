@@ -50,6 +50,8 @@ class WebServer {
  public:
   // `web_group`: the lines of [web] (e.g. "upload_roots = /x\n").
   explicit WebServer(const std::string& web_group = "");
+  // The same with the database in another cluster (a PrivateCluster's conninfo).
+  WebServer(const std::string& web_group, const std::string& cluster_conninfo);
   ~WebServer();
   test::SchedulerHarness& harness() { return *h_; }
   test::TempDatabase& db() { return h_->db(); }
