@@ -87,9 +87,9 @@ void EventStream::broadcast(const std::string& text) {
 
 void EventStream::notify(const std::string& payload) {
   long long jq = parse_id(payload);
-  if (jq == 0) return;
+  if (jq == 0 || clients_.empty()) return;  // a page opened later reads the database anyway
   if (changed_.size() < 10000) changed_.insert(jq);
-  if (!clients_.empty()) schedule(50);
+  schedule(50);
 }
 
 void EventStream::schedule(int delay_ms) {
