@@ -329,8 +329,10 @@ ALTER TABLE pfile ADD COLUMN IF NOT EXISTS pfile_mimetypefk int;)");
            dir + ", " + pf + ", 'a.c')");
   std::string rf =
       db.query("INSERT INTO license_ref (rf_shortname) VALUES ('MIT<script>') RETURNING rf_pk");
-  db.query("INSERT INTO license_file (rf_fk, pfile_fk) VALUES (" + rf + ", " + pf + ")");
-  db.query("INSERT INTO copyright (pfile_fk, content, type) VALUES (" + pf +
+  std::string ag = db.query("INSERT INTO agent (agent_name) VALUES ('license') RETURNING agent_pk");
+  db.query("INSERT INTO license_file (rf_fk, agent_fk, pfile_fk) VALUES (" + rf + ", " + ag + ", " +
+           pf + ")");
+  db.query("INSERT INTO copyright (agent_fk, pfile_fk, content, type) VALUES (" + ag + ", " + pf +
            ", 'Copyright 2024 Ada & Co', 'statement')");
   auto r = get(w.port(), "/upload/" + up);
   ASSERT_EQ(r.status, 200);
