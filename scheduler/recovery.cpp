@@ -1,11 +1,15 @@
 // Requeueing orphaned steps; killing their leftover local agents. An agent is recognised by
-// its own command line (it carries --jqId=<jq_pk>), never by scanning every process.
+// its own command line (--scheduler_start, --jqId=<jq_pk>, --config=<this conf>).
 #include "recovery.hpp"
 
 #include <glib.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <set>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "log.hpp"
 #include "queue_sql.hpp"
@@ -14,23 +18,44 @@ namespace sched {
 
 namespace {
 
-// schedinfo is "<host>.<pid>": kill that process group if it is this step's agent.
-void kill_leftover(const Config& config, long long jq_pk, const std::string& schedinfo) {
-  auto dot = schedinfo.rfind('.');
-  if (dot == std::string::npos) return;
-  const HostConfig* host = config.host(schedinfo.substr(0, dot));
-  if (!host || !host->local()) return;  // remote agents exit when their ssh connection dies
-  long pid = std::strtol(schedinfo.c_str() + dot + 1, nullptr, 10);
-  if (pid <= 1) return;
-  // The process may exit while it is read: then it is gone, which is all this wanted.
-  std::optional<std::string> cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-  if (!cmdline) return;
-  // A whole argument (argv[0] is the binary, so the mark is never first).
-  std::string mark = std::string(1, '\0') + "--jqId=" + std::to_string(jq_pk);
-  mark.push_back('\0');
-  if (cmdline->find(mark) == std::string::npos) return;
-  log::warning("JOB[{}]: killing agent process group {} left by a previous scheduler", jq_pk, pid);
-  ::kill(-static_cast<pid_t>(pid), SIGKILL);
+// The agents a previous scheduler left for `steps`: every process whose own command line says
+// it is an agent of one of them for this conf (whole arguments `--scheduler_start`,
+// `--jqId=<jq_pk>` and `--config=<dir>` with the scheduler's or an agent type's conf dir), and
+// its process group, are killed. /proc, not jq_schedinfo: that holds one pid while a step may
+// run several agents, and an agent that was stopped (a paused step) never sees its stdin end.
+void kill_leftovers(const Config& config, const std::set<long long>& steps) {
+  if (steps.empty()) return;
+  std::set<std::string> configs{"--config=" + config.conf_dir};
+  for (const auto& [name, type] : config.agents) configs.insert("--config=" + type.config_dir);
+  GDir* dir = g_dir_open("/proc", 0, nullptr);
+  if (!dir) return;
+  while (const char* name = g_dir_read_name(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(name, &end, 10);
+    if (*end != '\0' || pid <= 1 || pid == ::getpid()) continue;
+    // The process may exit while it is read: then it is gone, which is all this wanted.
+    std::optional<std::string> cmdline = read_file(fmt::format("/proc/{}/cmdline", pid));
+    if (!cmdline) continue;
+    bool started = false, ours = false;
+    long long jq_pk = -1;
+    for (std::size_t at = cmdline->find('\0');
+         at != std::string::npos && at + 1 < cmdline->size();) {
+      std::size_t next = cmdline->find('\0', at + 1);
+      std::string arg =
+          cmdline->substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+      if (arg == "--scheduler_start") started = true;
+      if (configs.count(arg)) ours = true;
+      if (arg.rfind("--jqId=", 0) == 0) jq_pk = std::strtoll(arg.c_str() + 7, nullptr, 10);
+      at = next;
+    }
+    if (!started || !ours || !steps.count(jq_pk)) continue;
+    log::warning("JOB[{}]: killing agent process group {} left by a previous scheduler", jq_pk,
+                 pid);
+    if (::getpgid(static_cast<pid_t>(pid)) == static_cast<pid_t>(pid))  // its group: children
+      ::kill(-static_cast<pid_t>(pid), SIGKILL);
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+  g_dir_close(dir);
 }
 
 }  // namespace
@@ -51,10 +76,11 @@ std::optional<std::string> read_file(const std::string& path) {
 int recover_steps(Database& db, const Config& config, bool reset) {
   QueryResult orphans = db.exec_blocking(sql::kOrphans, {reset ? "true" : "false"});
   if (!orphans.ok()) throw std::runtime_error("cannot read unfinished steps: " + orphans.error());
+  std::set<long long> leftover;  // steps whose agents may still run
   std::string pks = "{";
   for (int i = 0; i < orphans.rows(); ++i) {
     long long pk = orphans.get_long(i, 0);
-    kill_leftover(config, pk, orphans.get(i, 1));
+    leftover.insert(pk);
     if (i) pks += ',';
     pks += std::to_string(pk);
   }
@@ -65,9 +91,9 @@ int recover_steps(Database& db, const Config& config, bool reset) {
     // Paused steps stay paused; their agents, stopped by the previous scheduler, go.
     QueryResult paused = db.exec_blocking(sql::kPausedStarted);
     if (!paused.ok()) throw std::runtime_error("cannot read paused steps: " + paused.error());
-    for (int i = 0; i < paused.rows(); ++i)
-      kill_leftover(config, paused.get_long(i, 0), paused.get(i, 1));
+    for (int i = 0; i < paused.rows(); ++i) leftover.insert(paused.get_long(i, 0));
   }
+  kill_leftovers(config, leftover);
   if (reset) {
     QueryResult paused = db.exec_blocking(sql::kResetPaused);
     if (!paused.ok()) throw std::runtime_error("cannot reset paused steps: " + paused.error());

@@ -69,4 +69,38 @@ TEST(SchedulerLeftover, StoppedAgentOfAPausedStepIsKilledAndTheStepStaysPaused) 
       << h.log();
 }
 
+// An SQL-fed step runs several agents at once; jq_schedinfo names only one of them. Agents
+// that hang (they ignore the end of their stdin) outlive a SIGKILLed scheduler: the next one
+// kills every one of them, found in /proc, not just the one jq_schedinfo names. (The chaos test
+// once ended with one agent left; recovery used to kill the schedinfo pid only.)
+TEST(SchedulerLeftover, EveryHangingAgentOfAnSqlFedStepIsKilled) {
+  auto s = settings();
+  s.hosts.front().max = 2;
+  SchedulerHarness h(s);
+  h.start();
+  SchedulerHarness::Step step;
+  step.type = "hang";
+  step.args = "SELECT g AS id FROM generate_series(1, 10) g";
+  step.runonpfile = "id";
+  long long jq = h.queue(step);
+  std::vector<pid_t> agents;
+  ASSERT_TRUE(eventually(
+      [&] {
+        agents.clear();
+        for (const auto& line : h.control("status " + pk(jq)))
+          if (line.rfind("agent:", 0) == 0) agents.push_back(std::stoi(line.substr(6)));
+        return agents.size() == 2;
+      },
+      30s))
+      << h.log();
+  h.stop(SIGKILL);
+  std::this_thread::sleep_for(500ms);
+  for (pid_t a : agents) ASSERT_TRUE(process_alive(a)) << a;  // they will not go by themselves
+  h.start();
+  for (pid_t a : agents) {
+    EXPECT_TRUE(eventually([&] { return !process_alive(a); }, 10s)) << a << "\n" << h.log();
+    EXPECT_TRUE(eventually([&] { return contains(h.log(), killed_line(a)); }, 10s)) << h.log();
+  }
+}
+
 }  // namespace
