@@ -82,7 +82,9 @@ tar -C "$SOURCE" --exclude=./build --exclude='./build-*' --exclude=./.git --excl
   -cf - . | tar -C "$WORK/src" -xf -
 (
   cd "$WORK/src"
-  export CCACHE_BASEDIR="$WORK" CCACHE_NOHASHDIR=1
+  # dh (compat 13) points HOME at a temporary directory: name ccache's cache explicitly.
+  CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir 2>/dev/null || echo "$HOME/.cache/ccache")}
+  export CCACHE_DIR CCACHE_BASEDIR="$WORK" CCACHE_NOHASHDIR=1
   export DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)"
   export DEB_CMAKE_EXTRA_FLAGS="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
   dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1 ||
@@ -92,7 +94,7 @@ ls "$WORK"/*.deb
 
 step "lintian (errors fail the test)"
 changes=$(ls "$WORK"/jobline_*.changes)
-lintian --fail-on error --no-tag-display-limit "$changes" | tee "$WORK/lintian.txt" ||
+lintian --fail-on error --tag-display-limit 0 "$changes" | tee "$WORK/lintian.txt" ||
   fail "lintian reported errors"
 
 step "Installing: apt-get install ./*.deb"
