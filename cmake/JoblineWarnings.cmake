@@ -20,6 +20,14 @@ if(JOBLINE_SANITIZE)
   target_link_options(jobline_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
+# The fuzz build (-DJOBLINE_FUZZ=ON, clang): every library is instrumented for coverage and
+# checked by ASan/UBSan, so that a fuzz target linking them (tests/fuzz) is guided through them.
+if(JOBLINE_FUZZ)
+  target_compile_options(jobline_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(jobline_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
 function(jobline_target tgt)
   target_link_libraries(${tgt} PRIVATE jobline_flags)
 endfunction()

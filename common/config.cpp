@@ -367,7 +367,9 @@ Config load_config(const std::string& conf_dir) {
          "kill_grace", "poll_interval", "max_failures", "ssh_command", "auth_token", "user"}},
        {"database", {"conninfo"}},
        {"hosts", {}},
-       {"repository", {}}},
+       {"repository", {}},
+       // jobline-web's group (web/web_config.cpp reads and checks it)
+       {"web", {"listen", "port", "password", "upload_roots", "upload_dir", "upload_limit"}}},
       c.warnings);
   load_agents(c);
   for (auto& w : c.warnings) w = one_line(w);  // a key name may hold a '\r'

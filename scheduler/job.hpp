@@ -46,7 +46,8 @@ struct Job {
   std::unique_ptr<DataSource> data;
   log::StepLog log;
   int agents = 0;           // live agents of this job
-  int failures = 0;         // agent deaths so far
+  int failures = 0;         // agent deaths so far (those that count toward max_failures)
+  int unconfirmed = 0;      // deaths waiting for the database to say whether they count
   std::string end_message;  // jq_endtext when it fails
   std::uint64_t items = 0, items_written = 0;
   std::vector<std::pair<std::string, std::string>> subs;  // JQ_SUBS, in order

@@ -79,6 +79,11 @@ inline constexpr const char* kOrphans = R"(
 SELECT jq_pk, coalesce(jq_schedinfo, '') FROM jobqueue
  WHERE jq_endtime IS NULL AND jq_starttime IS NOT NULL
    AND ($1::boolean OR jq_endtext IS DISTINCT FROM 'Paused'))";
+// Startup without --reset: steps paused while they ran. They stay paused, but the agents the
+// previous scheduler stopped cannot go on for this one (their leftovers are killed).
+inline constexpr const char* kPausedStarted = R"(
+SELECT jq_pk, coalesce(jq_schedinfo, '') FROM jobqueue
+ WHERE jq_endtime IS NULL AND jq_starttime IS NOT NULL AND jq_endtext = 'Paused')";
 inline constexpr const char* kRequeue = R"(
 UPDATE jobqueue SET jq_starttime = NULL, jq_schedinfo = NULL,
        jq_endtext = CASE WHEN $2::boolean THEN NULL ELSE 'Restarted' END

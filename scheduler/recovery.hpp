@@ -4,6 +4,9 @@
 // loop, holding the database's scheduler lock, so no other scheduler owns those steps.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "config.hpp"
 #include "database.hpp"
 
@@ -11,5 +14,9 @@ namespace sched {
 
 // Returns how many steps were queued again; throws std::runtime_error on a database error.
 int recover_steps(Database& db, const Config& config, bool reset);
+
+// The bytes of a file such as /proc/<pid>/cmdline (NULs kept), or nullopt when it cannot be
+// opened or read — e.g. a process that exits while it is read (the read fails with ESRCH).
+std::optional<std::string> read_file(const std::string& path);
 
 }  // namespace sched

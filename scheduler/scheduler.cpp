@@ -188,6 +188,9 @@ std::size_t Scheduler::waiting_capacity(const Job& job, const std::string& host)
 void Scheduler::dispatch() {
   dispatch_idle_.reset();
   if (closing_) return;
+  // While the database is away nothing starts: agents that need it would fail at once (and
+  // their starts could not be written anyway). database_back() polls, which dispatches.
+  if (!db_.connected()) return;
   // An exclusive step that runs keeps everything else waiting (not while it is paused: a
   // paused exclusive step never blocks the queue).
   for (const auto& [pk, job] : jobs_) {
@@ -239,6 +242,8 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));
     return false;
   }
+  // A death that may be the last one allowed is being confirmed: no new agent until then.
+  if (job.failures + job.unconfirmed >= config_->max_failures) return false;
   if (type->has(kExclusive)) {
     stop = true;  // nothing after an exclusive step starts while it waits or runs
     // It waits until nothing runs (paused agents and agents finishing do not run).
@@ -290,6 +295,7 @@ bool Scheduler::start_agent(Job& job, const AgentType& type, const HostConfig& h
     return false;
   }
   job.agents++;
+  started_in_[agent.get()] = db_generation_;
   hosts_.started(host.name);
   job.log.write(log::Level::kNote, fmt::format("agent started: {}", agent->tag()));
   log::note("{}: started", agent->tag());
@@ -357,14 +363,13 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
                              : "; last " + outcome.last_error;
       if (outcome.fatal) {
         end_job(*job, false, outcome.reason);
-      } else if (++job->failures >= config_->max_failures) {
-        end_job(*job, false,
-                fmt::format("{} (agents failed {} times){}", outcome.reason, job->failures, said));
-      } else if (job->agents == 0 && job->data->finished()) {
-        job->data->rewind();
+      } else {
+        count_failure(*job, agent, outcome.reason, said);
+        if (!job->ending && job->agents == 0 && job->data->finished()) job->data->rewind();
       }
     }
   }
+  started_in_.erase(&agent);
   if (it != agents_.end()) agents_.erase(it);  // destroys `agent`
   if (job) maybe_complete(*job);
   settle(pk);
@@ -394,7 +399,7 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
   // Its NOTIFY is ours; its dependents (the UPDATE says whether there are any) may be ready
   // now, or fail with it.
   ended_by_us_.insert(pk);
-  auto report = [this, pk, ok](const QueryResult& r) {
+  auto report = [this, pk](const QueryResult& r) {
     if (!r.ok())
       log::error("JOB[{}]: cannot record its end: {}", pk, r.error());
     else if (r.rows() > 0 && r.get(0, 0) == "t")

@@ -57,8 +57,12 @@ class Scheduler final : public AgentListener {
   void request_poll();
 
   // The database connection is back after an outage: NOTIFYs were missed, read the queue.
-  // (What waited meanwhile is sent first: the Database kept it.)
-  void database_back() { request_poll(); }
+  // (What waited meanwhile is sent first: the Database kept it.) Agents started before it
+  // had sessions of their own that the outage may have cut: their deaths do not count.
+  void database_back() {
+    ++db_generation_;
+    request_poll();
+  }
 
   // TERM: start nothing new, let running agents finish. QUIT (force): kill them and fail
   // their steps. `on_done` runs once nothing is left to wait for.
@@ -103,6 +107,8 @@ class Scheduler final : public AgentListener {
   int running_of(const std::string& type) const;
   std::size_t waiting_capacity(const Job& job, const std::string& host) const;
   void end_job(Job& job, bool ok, const std::string& message);
+  void count_failure(Job& job, const Agent& agent, const std::string& reason,
+                     const std::string& said);
   void maybe_complete(Job& job);
   void forget_job(long long jq_pk);
   void settle(long long jq_pk);
@@ -131,6 +137,10 @@ class Scheduler final : public AgentListener {
   Deadline items_flush_;
   HostStatus hosts_;                   // remote hosts found down (ssh exit 255 before OK)
   std::unique_ptr<AgentDb> agent_db_;  // DB: requests, on a connection of their own
+  // Database outages: a new connection (database_back) makes a new generation; each agent
+  // remembers the one it was started in (docs/scheduler.md, "When the database goes away").
+  std::uint64_t db_generation_ = 0;
+  std::map<const Agent*, std::uint64_t> started_in_;
 };
 
 }  // namespace sched

@@ -200,7 +200,7 @@ INSTANTIATE_TEST_SUITE_P(
               "poll_interval, port, socket, ssh_command, startup_timeout, user"),
         warns("UnknownGroup", kHosts + "[shceduler]\n",
               "scheduler.conf:3: [shceduler]: unknown group, ignored; expected one of "
-              "[database], [hosts], [repository], [scheduler]"),
+              "[database], [hosts], [repository], [scheduler], [web]"),
         warns("DuplicateKey", "[scheduler]\nport = 1\nport = 2\n" + kHosts,
               "scheduler.conf:3: [scheduler] port: key given more than once; expected it once "
               "(this last one is used)")),

@@ -2,8 +2,10 @@
 // record files (fake_agent --record) and pids from step logs.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -49,11 +51,23 @@ inline int count_of(const std::string& haystack, const std::string& needle) {
 
 // Whether a process exists and is not a zombie (a zombie has been killed already; only its
 // parent's wait() is missing, which PID 1 of a container may never do).
+// /proc/<pid>/stat, or "" when the process is gone (also while it is read: read(2) then fails
+// with ESRCH, and std::ifstream would throw).
+inline std::string proc_stat(pid_t pid) {
+  std::string out;
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
 inline bool process_alive(pid_t pid) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text = proc_stat(pid);
   if (text.empty()) return false;
   auto paren = text.rfind(')');
   return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
@@ -61,8 +75,7 @@ inline bool process_alive(pid_t pid) {
 
 // The state letter of /proc/<pid>/stat ('R', 'S', 'T' stopped, 'Z'...), or '?' when gone.
 inline char process_state(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text = proc_stat(pid);
   auto paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size()) return '?';
   return text[paren + 2];

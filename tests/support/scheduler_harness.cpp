@@ -94,6 +94,20 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
+int connect_tcp(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 int remaining_ms(Clock::time_point deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return ms < 0 ? 0 : static_cast<int>(ms);
@@ -194,11 +208,25 @@ void SchedulerHarness::stop(int sig, std::chrono::milliseconds timeout) {
 
 std::vector<std::string> SchedulerHarness::control(const std::string& command,
                                                    std::chrono::milliseconds timeout) {
+  return control_over(Transport::kUnix, command, timeout);
+}
+
+std::vector<std::string> SchedulerHarness::control_over(Transport transport,
+                                                        const std::string& command,
+                                                        std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string path = conf_dir() + "/scheduler.sock";
   int fd = -1;
-  eventually([&] { return (fd = connect_unix(path)) >= 0; }, timeout);
-  if (fd < 0) throw std::runtime_error("cannot connect to '" + path + "'");
+  eventually(
+      [&] {
+        fd = transport == Transport::kUnix ? connect_unix(path) : connect_tcp(port_);
+        return fd >= 0;
+      },
+      timeout);
+  if (fd < 0)
+    throw std::runtime_error(transport == Transport::kUnix
+                                 ? "cannot connect to '" + path + "'"
+                                 : "cannot connect to 127.0.0.1:" + std::to_string(port_));
   std::string line = command + "\n";
   if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     ::close(fd);

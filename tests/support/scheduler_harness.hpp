@@ -70,6 +70,10 @@ class SchedulerHarness {
   // and including `end` or `CLOSE` (or until the connection closes / timeout).
   std::vector<std::string> control(const std::string& command,
                                    std::chrono::milliseconds timeout = 10s);
+  // The same over either transport: the Unix socket or TCP 127.0.0.1:port().
+  enum class Transport { kUnix, kTcp };
+  std::vector<std::string> control_over(Transport transport, const std::string& command,
+                                        std::chrono::milliseconds timeout = 10s);
   // Runs the scheduler binary to completion with these arguments (for -t, --init-db...).
   RunResult run(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s);
 

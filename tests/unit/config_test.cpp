@@ -228,7 +228,7 @@ TEST(Config, UnknownKeysGroupsAndDuplicatesAreWarnings) {
                                "max_failures, poll_interval, port, socket, ssh_command, "
                                "startup_timeout, user");
   EXPECT_EQ(c.warnings[1], f + ":5: [extra]: unknown group, ignored; expected one of [database], "
-                               "[hosts], [repository], [scheduler]");
+                               "[hosts], [repository], [scheduler], [web]");
   EXPECT_EQ(c.warnings[2],
             f + ":4: [scheduler] port: key given more than once; expected it once (this last "
                 "one is used)");

@@ -1,0 +1,57 @@
+// mimetype: the MIME type agent (SPEC §9, docs/agents.md). For each file it asks libmagic for
+// the MIME type, adds the name to `mimetype` when new and sets pfile.pfile_mimetypefk.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "magic_cookie.hpp"
+#include "scanner.hpp"
+
+namespace {
+
+mimetype::MagicCookie& cookie() {
+  static mimetype::MagicCookie c;  // loaded once, on first use
+  return c;
+}
+
+// mimetype_pk of names whose row was already committed (a pk from a row this transaction
+// inserted is not kept: the transaction may still roll back).
+std::unordered_map<std::string, std::string>& committed_types() {
+  static std::unordered_map<std::string, std::string> types;
+  return types;
+}
+
+std::string mimetype_pk(agent::Database& db, const std::string& type) {
+  auto& cache = committed_types();
+  if (auto it = cache.find(type); it != cache.end()) return it->second;
+  const agent::Result ins = db.exec(
+      "INSERT INTO mimetype (mimetype_name) VALUES ($1) ON CONFLICT DO NOTHING "
+      "RETURNING mimetype_pk",
+      {type});
+  if (ins.rows() == 1) return ins.get(0, 0);
+  // A conflict: the row is committed (ON CONFLICT waited for its transaction), and this new
+  // statement's snapshot sees it.
+  const std::string pk =
+      db.exec("SELECT mimetype_pk FROM mimetype WHERE mimetype_name = $1", {type}).get(0, 0);
+  cache.emplace(type, pk);
+  return pk;
+}
+
+void store(agent::Session&, agent::Database& db, int, const std::string& pfile_pk,
+           const std::string& path) {
+  const std::string type = scanner::to_text(cookie().type_of(path));
+  db.exec("UPDATE pfile SET pfile_mimetypefk = $1 WHERE pfile_pk = $2",
+          {mimetype_pk(db, type), pfile_pk});
+}
+
+void print(const std::string& path) {
+  std::printf("%s: %s\n", path.c_str(), cookie().type_of(path).c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return scanner::run(argc, argv,
+                      {"mimetype", "1", "MIME types by libmagic", nullptr, store, print});
+}

@@ -1,0 +1,83 @@
+// jobline-web: the little script the pages need. Live progress from Server-Sent Events
+// (/events), a confirmation before a kill, dependencies ticked on the upload form.
+// Text from the server is only ever set with textContent, never as HTML.
+"use strict";
+
+function updateStep(row, s) {
+  const state = row.querySelector(".state");
+  if (state) { state.textContent = s.state; state.className = "state " + s.state; }
+  const bar = row.querySelector("progress");
+  if (bar) { bar.value = s.percent; bar.textContent = s.percent + " %"; }
+  const set = (cls, text) => { const e = row.querySelector("." + cls); if (e) e.textContent = text; };
+  set("pct", s.percent + " %");
+  set("items", s.items);
+  set("rate", s.rate);
+  set("eta", s.eta);
+  set("secs", s.secs);
+  set("endtext", s.endtext);
+  set("start", s.start);
+  set("end", s.end);
+  if (s.state === "completed" || s.state === "failed")
+    row.querySelectorAll("form").forEach((f) => f.remove());
+}
+
+let refetching = false;
+function refetch(live) {
+  if (refetching) return;
+  refetching = true;
+  fetch(live.dataset.fragment, { credentials: "same-origin" })
+    .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+    .then((html) => {
+      // The fragment is the server's own escaped HTML for this part of the page.
+      const doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
+      live.replaceChildren(...doc.body.firstChild.childNodes);
+    })
+    .catch(() => {})
+    .finally(() => { refetching = false; });
+}
+
+function follow() {
+  const live = document.getElementById("live");
+  if (!live || !window.EventSource) return;
+  const source = new EventSource("/events");
+  source.addEventListener("step", (e) => {
+    const s = JSON.parse(e.data);
+    const rows = live.querySelectorAll('[data-jq="' + Number(s.jq) + '"]');
+    if (rows.length) {
+      rows.forEach((row) => updateStep(row, s));
+    } else if (document.body.dataset.live === "jobs" ||
+               (live.dataset.job && Number(live.dataset.job) === s.job)) {
+      refetch(live);  // a step or job this page does not show yet
+    }
+    document.body.dataset.updated = String(Date.now());
+  });
+  source.addEventListener("open", () => { document.body.dataset.connected = "1"; });
+}
+
+function confirmKills() {
+  document.querySelectorAll("form[data-confirm]").forEach((f) => {
+    f.addEventListener("submit", (e) => {
+      if (!window.confirm(f.dataset.confirm)) e.preventDefault();
+    });
+  });
+}
+
+// Ticking an agent ticks what it depends on (data-depends: names, space-separated).
+function dependencies() {
+  const boxes = document.querySelectorAll('input[type="checkbox"][name="agent"]');
+  const byName = new Map();
+  boxes.forEach((b) => byName.set(b.value, b));
+  const tick = (b) => {
+    (b.dataset.depends || "").split(" ").filter(Boolean).forEach((d) => {
+      const dep = byName.get(d);
+      if (dep && !dep.checked) { dep.checked = true; tick(dep); }
+    });
+  };
+  boxes.forEach((b) => b.addEventListener("change", () => { if (b.checked) tick(b); }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  follow();
+  confirmKills();
+  dependencies();
+});

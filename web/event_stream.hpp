@@ -1,0 +1,60 @@
+// EventStream: the Server-Sent Events behind the live pages (/events). The database's NOTIFY
+// on `jobline_jobqueue` (a step inserted, started again or ended; docs/database.md) marks a
+// step changed; within 50 ms the changed steps are read and sent to every client as
+// `event: step` with StepView::json(). The schema sends no NOTIFY for progress (items done):
+// while steps run and clients listen, the running steps are read once a second and sent when
+// they changed (one query for all clients; nothing when nobody listens or nothing runs).
+// Clients are bounded in number and in unsent bytes; a ping every 15 s finds dead ones.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "event_loop.hpp"
+#include "server.hpp"
+
+namespace web {
+
+class EventStream {
+ public:
+  static constexpr std::size_t kMaxClients = 64;
+  static constexpr std::size_t kMaxUnsent = 1u << 20;
+
+  explicit EventStream(App& app);
+  ~EventStream();
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+
+  // Answers `req` with a text/event-stream that stays open.
+  void add(const RequestPtr& req);
+  // A NOTIFY on jobline_jobqueue; `payload` is the step's jq_pk.
+  void notify(const std::string& payload);
+  std::size_t clients() const { return clients_.size(); }
+
+ private:
+  struct Client {
+    SoupServerMessage* msg = nullptr;
+    std::size_t appended = 0, written = 0;
+    bool closed = false;
+  };
+  static void on_finished(SoupServerMessage* msg, gpointer self);
+  static void on_wrote(SoupServerMessage* msg, guint size, gpointer self);
+  void drop(SoupServerMessage* msg);
+  void broadcast(const std::string& text);
+  void schedule(int delay_ms);
+  void refresh();
+  void arm_ping();
+
+  App& app_;
+  std::vector<Client> clients_;
+  std::set<long long> changed_;
+  std::map<long long, std::string> last_sent_;  // steps not ended, as last sent
+  bool in_flight_ = false, again_ = false, running_ = false;
+  sched::Source timer_, ping_;
+};
+
+}  // namespace web

@@ -1,0 +1,71 @@
+// The agents and hosts page: each agent type of the conf dir with its plugin and whether the
+// scheduler's self-test accepted it (`agents`), each host with running/max (`load`).
+#include <fmt/format.h>
+
+#include <set>
+#include <sstream>
+
+#include "control_client.hpp"
+#include "html.hpp"
+#include "server.hpp"
+
+namespace web {
+
+void page_agents(App& app, const RequestPtr& req) {
+  std::set<std::string> valid;
+  std::map<std::string, std::string> running;  // host -> running
+  std::string error;
+  try {
+    jobctl::ControlClient client(app.config, std::chrono::seconds(3));
+    for (const auto& line : client.command("agents")) {
+      std::istringstream words(line);
+      for (std::string w; words >> w;) valid.insert(w);
+    }
+    for (const auto& line : client.command("load")) {
+      // host:<name> address:<addr> max:<n> running:<n>
+      std::istringstream words(line);
+      std::string host;
+      for (std::string w; words >> w;) {
+        if (w.rfind("host:", 0) == 0) host = w.substr(5);
+        if (w.rfind("running:", 0) == 0) running[host] = w.substr(8);
+      }
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  std::string body;
+  if (!error.empty())
+    body += "<p class=\"error\">The scheduler cannot be reached: " + esc(error) + "</p>";
+  body +=
+      "<h2>Agent types</h2><table><thead><tr><th>Agent</th><th>Self-test</th><th>Max</th>"
+      "<th>Plugin</th><th>Depends on</th><th>Default pipeline</th></tr></thead><tbody>";
+  for (const auto& [name, type] : app.config.agents) {
+    std::string test = !error.empty() ? "unknown" : valid.count(name) ? "passed" : "failed";
+    std::string deps;
+    if (type.plugin)
+      for (const auto& d : type.plugin->depends) deps += (deps.empty() ? "" : ", ") + d;
+    body += fmt::format(
+        "<tr><td>{}</td><td><span class=\"state {}\">{}</span></td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td></tr>",
+        esc(name),
+        test == "passed"   ? "completed"
+        : test == "failed" ? "failed"
+                           : "queued",
+        test, type.max < 0 ? std::string("unlimited") : std::to_string(type.max),
+        type.plugin ? esc(type.plugin->title) : "-", esc(deps.empty() ? "-" : deps),
+        type.plugin && type.plugin->default_pipeline ? "yes" : "no");
+  }
+  body +=
+      "</tbody></table><h2>Hosts</h2><table><thead><tr><th>Host</th><th>Address</th>"
+      "<th>Running</th><th>Max</th></tr></thead><tbody>";
+  for (const auto& h : app.config.hosts) {
+    auto it = running.find(h.name);
+    body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(h.name),
+                        esc(h.address), it == running.end() ? "-" : esc(it->second), h.max);
+  }
+  body += "</tbody></table>";
+  for (const auto& w : app.config.warnings) body += "<p class=\"warning\">" + esc(w) + "</p>";
+  req->html(200, page_begin("Agents and hosts", "/agents") + body + page_end());
+}
+
+}  // namespace web
