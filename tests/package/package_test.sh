@@ -15,8 +15,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SOURCE=$(cd "$HERE/../.." && pwd)
 WORK=${1:?usage: package_test.sh <workdir>}
-PACKAGES=(jobline-scheduler jobline-agents libagent0 libagent-dev)
+PACKAGES=(jobline-scheduler jobline-web jobline-agents libagent0 libagent-dev)
 UNIT=/lib/systemd/system/jobline-scheduler.service
+WEB_UNIT=/lib/systemd/system/jobline-web.service
 START=$SECONDS
 
 step() { printf '\n==> [%3ds] %s\n' "$((SECONDS - START))" "$*"; }
@@ -36,6 +37,7 @@ APT=(apt-get -y -q -o DPkg::Lock::Timeout=300)
 USER_EXISTED=0
 getent passwd jobline >/dev/null && USER_EXISTED=1
 SCHED_PID=""
+WEB_PID=""
 PG_STATE="$WORK/pg"
 
 purge() {
@@ -53,6 +55,7 @@ purge() {
 cleanup() {
   local rc=$?
   set +e
+  [[ -n "$WEB_PID" ]] && kill -TERM "$WEB_PID" 2>/dev/null
   if [[ -n "$SCHED_PID" ]] && kill -0 "$SCHED_PID" 2>/dev/null; then
     kill -QUIT "$SCHED_PID"
     for _ in $(seq 50); do kill -0 "$SCHED_PID" 2>/dev/null || break; sleep 0.1; done
@@ -101,7 +104,8 @@ step "Installing: apt-get install ./*.deb"
 "${APT[@]}" install "$WORK"/*.deb >/dev/null
 for f in /usr/sbin/scheduler /usr/bin/jobctl /etc/jobline/scheduler.conf "$UNIT" \
   /etc/logrotate.d/jobline-scheduler /usr/share/man/man8/scheduler.8.gz \
-  /usr/share/man/man1/jobctl.1.gz /usr/lib/jobline/agents /etc/jobline/agents; do
+  /usr/share/man/man1/jobctl.1.gz /usr/lib/jobline/agents /etc/jobline/agents \
+  /usr/bin/jobline-web "$WEB_UNIT" /usr/share/man/man1/jobline-web.1.gz; do
   [[ -e "$f" ]] || fail "$f is not installed"
 done
 for f in /usr/lib/*/libagent.so /usr/lib/*/pkgconfig/libagent.pc \
@@ -116,15 +120,27 @@ dpkg-query -W -f='${Conffiles}\n' jobline-scheduler | grep -q /etc/jobline/sched
   fail "/etc/jobline/scheduler.conf is not a conffile"
 pkg-config --exists libagent || fail "pkg-config does not find libagent"
 man -w scheduler >/dev/null || fail "man scheduler: no page"
+# libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
+c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" \
+  $(pkg-config --cflags --libs libagent) || fail "the example agent does not build with libagent.pc"
+"$WORK/example-agent" hello | grep -q 'has 5 bytes' || fail "the example agent built on libagent0 does not run"
+mkdir -p "$WORK/cmake-check"
+printf 'cmake_minimum_required(VERSION 3.25)\nproject(check CXX)\nfind_package(libagent REQUIRED)\nadd_executable(example %s)\ntarget_link_libraries(example PRIVATE libagent::agent)\n' \
+  "$SOURCE/agents/example/example.cpp" >"$WORK/cmake-check/CMakeLists.txt"
+cmake -S "$WORK/cmake-check" -B "$WORK/cmake-check/build" >/dev/null ||
+  fail "find_package(libagent) fails with the installed CMake package"
+echo "libagent-dev: pkg-config and find_package(libagent) work"
 
 step "systemd-analyze verify"
 if command -v systemd-analyze >/dev/null; then
-  out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "$UNIT" 2>&1) || {
-    echo "$out" >&2
-    fail "systemd-analyze verify $UNIT"
-  }
-  [[ -z "$out" ]] || { echo "$out" >&2; fail "systemd-analyze verify printed warnings"; }
-  echo "ok"
+  for unit in "$UNIT" "$WEB_UNIT"; do
+    out=$(SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "$unit" 2>&1) || {
+      echo "$out" >&2
+      fail "systemd-analyze verify $unit"
+    }
+    [[ -z "$out" ]] || { echo "$out" >&2; fail "systemd-analyze verify $unit printed warnings"; }
+    echo "$unit: ok"
+  done
 else
   echo "systemd-analyze is not installed: not verified"
 fi
@@ -152,7 +168,8 @@ read -r -a argv <<<"$exec_start"
 # What systemd would do first: RuntimeDirectory=, LogsDirectory=, StateDirectory=.
 install -d -o jobline -g jobline -m 0750 /run/jobline
 # The conf's port (24693) may be taken on a shared machine: a free one instead.
-ctl_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ctl_port=$(free_port)
 echo "\$ ${argv[*]} -p $ctl_port"
 setsid runuser -u jobline -- "${argv[@]}" -p "$ctl_port" </dev/null >"$WORK/scheduler.out" 2>&1 &
 for _ in $(seq 100); do
@@ -207,6 +224,24 @@ timeout 180 jobctl watch "$job" --interval 500 || {
 }
 jobctl jobs --job "$job"
 
+step "Starting the installed jobline-web with its unit's ExecStart (as User=jobline)"
+read -r -a web_argv <<<"$(sed -n 's/^ExecStart=//p' "$WEB_UNIT")"
+web_port=$(free_port)
+echo "\$ ${web_argv[*]} -p $web_port"
+setsid runuser -u jobline -- "${web_argv[@]}" -p "$web_port" </dev/null >"$WORK/web.out" 2>&1 &
+WEB_PID=$!
+page=""
+for _ in $(seq 100); do
+  page=$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:$web_port/" 2>/dev/null) && break
+  sleep 0.1
+done
+[[ "$page" == *"<html"* ]] || { cat "$WORK/web.out" >&2; fail "jobline-web does not serve its page"; }
+echo "jobline-web serves http://127.0.0.1:$web_port/"
+kill -TERM "$WEB_PID"
+wait "$WEB_PID" 2>/dev/null || true
+WEB_PID=""
+
 step "Stopping the scheduler (TERM, as systemd does)"
 kill -TERM "$SCHED_PID"
 for _ in $(seq 300); do kill -0 "$SCHED_PID" 2>/dev/null || break; sleep 0.1; done
@@ -217,7 +252,7 @@ step "Purging"
 "$SOURCE/tests/fixtures/pg_cluster.sh" stop "$PG_STATE" >/dev/null
 purge
 for f in /usr/sbin/scheduler /usr/bin/jobctl /etc/jobline /var/log/jobline /var/lib/jobline \
-  /usr/lib/jobline "$UNIT"; do
+  /usr/lib/jobline /usr/bin/jobline-web "$UNIT" "$WEB_UNIT"; do
   [[ ! -e "$f" ]] || fail "$f is left after the purge"
 done
 echo "package test passed in $((SECONDS - START)) s"
