@@ -55,7 +55,7 @@ purge() {
 cleanup() {
   local rc=$?
   set +e
-  [[ -n "$WEB_PID" ]] && kill -TERM "$WEB_PID" 2>/dev/null
+  [[ -n "$WEB_PID" ]] && kill -TERM -- "-$WEB_PID" 2>/dev/null
   if [[ -n "$SCHED_PID" ]] && kill -0 "$SCHED_PID" 2>/dev/null; then
     kill -QUIT "$SCHED_PID"
     for _ in $(seq 50); do kill -0 "$SCHED_PID" 2>/dev/null || break; sleep 0.1; done
@@ -238,7 +238,7 @@ for _ in $(seq 100); do
 done
 [[ "$page" == *"<html"* ]] || { cat "$WORK/web.out" >&2; fail "jobline-web does not serve its page"; }
 echo "jobline-web serves http://127.0.0.1:$web_port/"
-kill -TERM "$WEB_PID"
+kill -TERM -- "-$WEB_PID"
 wait "$WEB_PID" 2>/dev/null || true
 WEB_PID=""
 
