@@ -123,7 +123,7 @@ man -w scheduler >/dev/null || fail "man scheduler: no page"
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
 c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" \
   $(pkg-config --cflags --libs libagent) || fail "the example agent does not build with libagent.pc"
-"$WORK/example-agent" hello | grep -q 'has 5 bytes' || fail "the example agent built on libagent0 does not run"
+"$WORK/example-agent" hello 2>&1 | grep -q 'has 5 bytes' || fail "the example agent built on libagent0 does not run"
 mkdir -p "$WORK/cmake-check"
 printf 'cmake_minimum_required(VERSION 3.25)\nproject(check CXX)\nfind_package(libagent REQUIRED)\nadd_executable(example %s)\ntarget_link_libraries(example PRIVATE libagent::agent)\n' \
   "$SOURCE/agents/example/example.cpp" >"$WORK/cmake-check/CMakeLists.txt"
