@@ -103,9 +103,8 @@ lintian --fail-on error --tag-display-limit 0 "$changes" | tee "$WORK/lintian.tx
 step "Installing: apt-get install ./*.deb"
 "${APT[@]}" install "$WORK"/*.deb >/dev/null
 for f in /usr/sbin/scheduler /usr/bin/jobctl /etc/jobline/scheduler.conf "$UNIT" \
-  /etc/logrotate.d/jobline-scheduler /usr/share/man/man8/scheduler.8.gz \
-  /usr/share/man/man1/jobctl.1.gz /usr/lib/jobline/agents /etc/jobline/agents \
-  /usr/bin/jobline-web "$WEB_UNIT" /usr/share/man/man1/jobline-web.1.gz; do
+  /etc/logrotate.d/jobline-scheduler /usr/lib/jobline/agents /etc/jobline/agents \
+  /usr/bin/jobline-web "$WEB_UNIT"; do
   [[ -e "$f" ]] || fail "$f is not installed"
 done
 for f in /usr/lib/*/libagent.so /usr/lib/*/pkgconfig/libagent.pc \
@@ -119,7 +118,12 @@ done
 dpkg-query -W -f='${Conffiles}\n' jobline-scheduler | grep -q /etc/jobline/scheduler.conf ||
   fail "/etc/jobline/scheduler.conf is not a conffile"
 pkg-config --exists libagent || fail "pkg-config does not find libagent"
-man -w scheduler >/dev/null || fail "man scheduler: no page"
+# The man pages are checked in the packages: images may exclude /usr/share/man (dpkg path-exclude).
+for page in jobline-scheduler:man8/scheduler.8.gz jobline-scheduler:man1/jobctl.1.gz \
+  jobline-web:man1/jobline-web.1.gz; do
+  dpkg-deb -c "$WORK/${page%%:*}"_*.deb | grep -q "usr/share/man/${page#*:}" ||
+    fail "${page%%:*} has no ${page#*:}"
+done
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
 c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" \
   $(pkg-config --cflags --libs libagent) || fail "the example agent does not build with libagent.pc"
@@ -204,7 +208,7 @@ else
 fi
 
 step "jobctl upload through the installed service"
-tree=/usr/share/doc/jobline-scheduler
+tree=/usr/share/jobline/sql # installed by the package (and never path-excluded, unlike docs)
 if jobctl --json agents | python3 -c 'import json,sys; sys.exit(0 if any(a.get("default") for a in json.load(sys.stdin)) else 1)' 2>/dev/null; then
   jobctl --json upload "$tree" | tee "$WORK/upload.json"
 else
