@@ -121,7 +121,8 @@ pkg-config --exists libagent || fail "pkg-config does not find libagent"
 # The man pages are checked in the packages: images may exclude /usr/share/man (dpkg path-exclude).
 for page in jobline-scheduler:man8/scheduler.8.gz jobline-scheduler:man1/jobctl.1.gz \
   jobline-web:man1/jobline-web.1.gz; do
-  dpkg-deb -c "$WORK/${page%%:*}"_*.deb | grep -q "usr/share/man/${page#*:}" ||
+  contents=$(dpkg-deb -c "$WORK/${page%%:*}"_*.deb) # (grep -q in a pipe: SIGPIPE, pipefail)
+  grep -q "usr/share/man/${page#*:}" <<<"$contents" ||
     fail "${page%%:*} has no ${page#*:}"
 done
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
