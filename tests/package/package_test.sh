@@ -43,8 +43,8 @@ PG_STATE="$WORK/pg"
 purge() {
   local installed=()
   for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed\|config-files' &&
-      installed+=("$p")
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == *"ok installed" || "$status" == *config-files ]] && installed+=("$p")
   done
   if ((${#installed[@]})); then "${APT[@]}" purge "${installed[@]}" >/dev/null; fi
   rm -f /etc/jobline/Db.conf
@@ -115,7 +115,7 @@ getent passwd jobline >/dev/null || fail "the jobline user was not created"
 for d in /var/log/jobline /var/lib/jobline; do
   [[ $(stat -c %U:%G "$d") == jobline:jobline ]] || fail "$d is not owned by jobline"
 done
-dpkg-query -W -f='${Conffiles}\n' jobline-scheduler | grep -q /etc/jobline/scheduler.conf ||
+[[ $(dpkg-query -W -f='${Conffiles}' jobline-scheduler) == *" /etc/jobline/scheduler.conf "* ]] ||
   fail "/etc/jobline/scheduler.conf is not a conffile"
 pkg-config --exists libagent || fail "pkg-config does not find libagent"
 # The man pages are checked in the packages: images may exclude /usr/share/man (dpkg path-exclude).
@@ -128,7 +128,7 @@ done
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
 c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" \
   $(pkg-config --cflags --libs libagent) || fail "the example agent does not build with libagent.pc"
-"$WORK/example-agent" hello 2>&1 | grep -q 'has 5 bytes' || fail "the example agent built on libagent0 does not run"
+[[ $("$WORK/example-agent" hello 2>&1) == *"hello has 5 bytes"* ]] || fail "the example agent built on libagent0 does not run"
 mkdir -p "$WORK/cmake-check"
 printf 'cmake_minimum_required(VERSION 3.25)\nproject(check CXX)\nfind_package(libagent REQUIRED)\nadd_executable(example %s)\ntarget_link_libraries(example PRIVATE libagent::agent)\n' \
   "$SOURCE/agents/example/example.cpp" >"$WORK/cmake-check/CMakeLists.txt"
@@ -195,7 +195,7 @@ if command -v logrotate >/dev/null; then
   # The HUP makes the scheduler reopen its log: its descriptor then names the new file.
   reopened=0
   for _ in $(seq 100); do
-    if ls -l "/proc/$SCHED_PID/fd" | grep -q ' /var/log/jobline/scheduler\.log$'; then
+    if [[ $'\n'$(ls -l "/proc/$SCHED_PID/fd")$'\n' == *" /var/log/jobline/scheduler.log"$'\n'* ]]; then
       reopened=1
       break
     fi
