@@ -88,7 +88,8 @@ tar -C "$SOURCE" --exclude=./build --exclude='./build-*' --exclude=./.git --excl
   # dh (compat 13) points HOME at a temporary directory: name ccache's cache explicitly.
   CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir 2>/dev/null || echo "$HOME/.cache/ccache")}
   export CCACHE_DIR CCACHE_BASEDIR="$WORK" CCACHE_NOHASHDIR=1
-  export DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)"
+  DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)"
+  export DEB_BUILD_OPTIONS
   export DEB_CMAKE_EXTRA_FLAGS="-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
   dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1 ||
     { tail -n 40 "$WORK/build.log" >&2; fail "dpkg-buildpackage failed (log: $WORK/build.log)"; }
@@ -126,8 +127,8 @@ for page in jobline-scheduler:man8/scheduler.8.gz jobline-scheduler:man1/jobctl.
     fail "${page%%:*} has no ${page#*:}"
 done
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
-c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" \
-  $(pkg-config --cflags --libs libagent) || fail "the example agent does not build with libagent.pc"
+read -r -a agent_flags <<<"$(pkg-config --cflags --libs libagent)"
+c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" "${agent_flags[@]}" || fail "the example agent does not build with libagent.pc"
 [[ $("$WORK/example-agent" hello 2>&1) == *"hello has 5 bytes"* ]] || fail "the example agent built on libagent0 does not run"
 mkdir -p "$WORK/cmake-check"
 printf 'cmake_minimum_required(VERSION 3.25)\nproject(check CXX)\nfind_package(libagent REQUIRED)\nadd_executable(example %s)\ntarget_link_libraries(example PRIVATE libagent::agent)\n' \
