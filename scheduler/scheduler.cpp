@@ -380,7 +380,8 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
 // ---- Ending steps ---------------------------------------------------------------------------
 
 void Scheduler::maybe_complete(Job& job) {
-  if (job.ending || job.agents > 0 || !job.data->finished()) return;
+  // A death still being confirmed (count_failure) may yet fail the step.
+  if (job.ending || job.agents > 0 || job.unconfirmed > 0 || !job.data->finished()) return;
   if (job.state != JobState::Started) return;
   end_job(job, true, "Completed");
 }

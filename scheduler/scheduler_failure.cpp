@@ -34,6 +34,7 @@ void Scheduler::count_failure(Job& job, const Agent& agent, const std::string& r
       } else if (++j->failures >= config_->max_failures) {
         end_job(*j, false, fmt::format("{} (agents failed {} times){}", reason, j->failures, said));
       }
+      if (!j->ending) maybe_complete(*j);  // held back while this death was unconfirmed
     }
     settle(pk);
     request_dispatch();

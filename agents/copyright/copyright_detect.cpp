@@ -158,6 +158,8 @@ std::string holder_of(std::string_view s) {
 // A statement starting at `k` (a keyword of length `klen`) on `line`, if it is one.
 bool statement_at(std::string_view text, std::string_view low, const Line& line, std::size_t k,
                   std::size_t klen, bool symbol, Finding& f) {
+  // "debian/copyright", "d/copyright: Update ..." (changelogs): a file's name, not a statement.
+  if (k > 0 && (text[k - 1] == '/' || text[k - 1] == '.')) return false;
   bool sym = symbol;
   std::size_t p = skip_markers(text, low, k + klen, line.end, sym);
   if (p >= line.end) return false;
@@ -173,6 +175,9 @@ bool statement_at(std::string_view text, std::string_view low, const Line& line,
     const std::string word = lowered(text.substr(p, w - p));
     if (!sym) {
       if (!is_upper(text[p]) && !is_digit(text[p])) return false;
+      // Without a year or a symbol, a statement starts "Copyright"/"COPYRIGHT": "copyright:
+      // Update ..." is a changelog's subject.
+      if (is_alpha(text[k]) && !is_upper(text[k])) return false;
       // "Copyright The Foo Authors" is a statement; "copyright the software" is not.
       const bool the_name = word == "the" && w + 1 < line.end && is_upper(text[w + 1]);
       if (is_prose_word(word) && !the_name) return false;

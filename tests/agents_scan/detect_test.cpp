@@ -172,7 +172,10 @@ TEST(LicenseDetect, NothingInNothing) {
 TEST(CopyrightDetect, ProseIsNotAStatement) {
   for (const char* s :
        {"the above copyright notice", "copyright holders and contributors", "Copyright law",
-        "copyrighted material", "f(c) + 1", "copyright the software"}) {
+        "copyrighted material", "f(c) + 1", "copyright the software",
+        // changelog entries about the file debian/copyright (seen in /usr/share/doc)
+        "  * d/copyright: Update", "  * copyright: Update upstream url.",
+        "  * debian/copyright: Updated."}) {
     EXPECT_TRUE(copyright::detect(s).empty()) << s;
   }
   const auto f = copyright::detect("/* Copyright (C) 2001-2003, 2020 Foo Bar <foo@bar.org> */\n");
