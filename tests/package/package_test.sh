@@ -15,7 +15,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SOURCE=$(cd "$HERE/../.." && pwd)
 WORK=${1:?usage: package_test.sh <workdir>}
-PACKAGES=(jobline-scheduler jobline-web jobline-agents libagent0 libagent-dev)
+PACKAGES=(jobline-scheduler jobline-web jobline-agents libagent1 libagent-dev)
 UNIT=/lib/systemd/system/jobline-scheduler.service
 WEB_UNIT=/lib/systemd/system/jobline-web.service
 START=$SECONDS
@@ -129,7 +129,7 @@ done
 # libagent-dev: an agent builds against the installed library, with pkg-config and CMake.
 read -r -a agent_flags <<<"$(pkg-config --cflags --libs libagent)"
 c++ -std=c++20 -o "$WORK/example-agent" "$SOURCE/agents/example/example.cpp" "${agent_flags[@]}" || fail "the example agent does not build with libagent.pc"
-[[ $("$WORK/example-agent" hello 2>&1) == *"hello has 5 bytes"* ]] || fail "the example agent built on libagent0 does not run"
+[[ $("$WORK/example-agent" hello 2>&1) == *"hello has 5 bytes"* ]] || fail "the example agent built on libagent1 does not run"
 mkdir -p "$WORK/cmake-check"
 printf 'cmake_minimum_required(VERSION 3.25)\nproject(check CXX)\nfind_package(libagent REQUIRED)\nadd_executable(example %s)\ntarget_link_libraries(example PRIVATE libagent::agent)\n' \
   "$SOURCE/agents/example/example.cpp" >"$WORK/cmake-check/CMakeLists.txt"
