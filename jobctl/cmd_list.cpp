@@ -127,7 +127,7 @@ int agents(Context& ctx, const po::variables_map&) {
 }
 
 int load(Context& ctx, const po::variables_map&) {
-  Table t = table_of(control(ctx, "load"), "host", {"host", "address", "max", "running"});
+  Table t = table_of(control(ctx, "load"), "host", {"host", "address", "max", "running", "down"});
   t.print(std::cout, ctx.json);
   return 0;
 }

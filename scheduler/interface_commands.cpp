@@ -168,8 +168,8 @@ Reply run_command(Scheduler& s, const InterfaceActions& a, std::string_view line
   } else if (cmd == "load") {
     auto load = s.host_load();
     for (const auto& h : s.config().hosts)
-      r.lines.push_back(fmt::format("host:{} address:{} max:{} running:{}", h.name, h.address,
-                                    h.max, load[h.name]));
+      r.lines.push_back(fmt::format("host:{} address:{} max:{} running:{} down:{}", h.name,
+                                    h.address, h.max, load[h.name], s.host_down(h.name) ? 1 : 0));
   } else if (cmd == "agents") {
     std::string names;
     for (const auto& name : s.valid_agent_types()) names += name + " ";

@@ -83,6 +83,8 @@ class Scheduler final : public AgentListener {
   std::vector<JobView> jobs() const;
   std::vector<AgentView> agents() const;
   std::map<std::string, int> host_load() const;
+  // Whether a host was found down (ssh could not reach it) and waits for its retry.
+  bool host_down(const std::string& host) const { return hosts_.down(host); }
   std::vector<std::string> valid_agent_types() const;  // running agents per host
   const Config& config() const { return *config_; }
 

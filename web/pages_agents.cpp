@@ -1,5 +1,5 @@
 // The agents and hosts page: each agent type of the conf dir with its plugin and whether the
-// scheduler's self-test accepted it (`agents`), each host with running/max (`load`).
+// scheduler's self-test accepted it (`agents`), each host with up/down and running/max (`load`).
 #include <fmt/format.h>
 
 #include <set>
@@ -14,6 +14,7 @@ namespace web {
 void page_agents(App& app, const RequestPtr& req) {
   std::set<std::string> valid;
   std::map<std::string, std::string> running;  // host -> running
+  std::set<std::string> down;                  // hosts the scheduler found down
   std::string error;
   try {
     jobctl::ControlClient client(app.config, std::chrono::seconds(3));
@@ -22,12 +23,13 @@ void page_agents(App& app, const RequestPtr& req) {
       for (std::string w; words >> w;) valid.insert(w);
     }
     for (const auto& line : client.command("load")) {
-      // host:<name> address:<addr> max:<n> running:<n>
+      // host:<name> address:<addr> max:<n> running:<n> down:<0|1>
       std::istringstream words(line);
       std::string host;
       for (std::string w; words >> w;) {
         if (w.rfind("host:", 0) == 0) host = w.substr(5);
         if (w.rfind("running:", 0) == 0) running[host] = w.substr(8);
+        if (w == "down:1") down.insert(host);
       }
     }
   } catch (const std::exception& e) {
@@ -57,11 +59,15 @@ void page_agents(App& app, const RequestPtr& req) {
   }
   body +=
       "</tbody></table><h2>Hosts</h2><table><thead><tr><th>Host</th><th>Address</th>"
-      "<th>Running</th><th>Max</th></tr></thead><tbody>";
+      "<th>State</th><th>Running</th><th>Max</th></tr></thead><tbody>";
   for (const auto& h : app.config.hosts) {
     auto it = running.find(h.name);
-    body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(h.name),
-                        esc(h.address), it == running.end() ? "-" : esc(it->second), h.max);
+    std::string state = !error.empty() ? "unknown" : down.count(h.name) ? "down" : "up";
+    body += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td><span class=\"state {}\">{}</span></td><td>{}</td>"
+        "<td>{}</td></tr>",
+        esc(h.name), esc(h.address), state == "down" ? "failed" : "completed", state,
+        it == running.end() ? "-" : esc(it->second), h.max);
   }
   body += "</tbody></table>";
   for (const auto& w : app.config.warnings) body += "<p class=\"warning\">" + esc(w) + "</p>";

@@ -6,8 +6,12 @@
 // killing the step ends the remote agents.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <string>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "../db/feed_test_util.hpp"
 #include "scheduler_harness.hpp"
@@ -81,6 +85,11 @@ TEST_F(RemoteFeed, UnreachableHostIsDownItsRowsWaitAndFinishWhenItIsBack) {
       120s))
       << h.log();
   EXPECT_NE(h.log().find("host 'h3' is down"), std::string::npos) << h.log();
+  // The control interface's load says so (jobctl load, the web page's hosts).
+  auto load = h.control("load");
+  EXPECT_NE(std::find(load.begin(), load.end(), "host:h3 address:127.0.0.2 max:2 running:0 down:1"),
+            load.end())
+      << fmt::format("{}", fmt::join(load, "\n"));
   EXPECT_EQ(h.column(pk, "jq_endtime"), "");  // h3's rows wait: the step goes on
   EXPECT_EQ(h.db().query("SELECT count(*) FROM feed_seen WHERE host = 'h3'"), "0");
 

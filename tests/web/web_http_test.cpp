@@ -165,7 +165,9 @@ TEST(WebHttp, AgentsHostsAndMetrics) {
   EXPECT_TRUE(contains(a.body, ">unpack<"));
   EXPECT_TRUE(contains(a.body, ">hang<"));
   EXPECT_TRUE(contains(a.body, ">passed<"));
-  EXPECT_TRUE(contains(a.body, "<td>localhost</td><td>localhost</td><td>0</td><td>8</td>"));
+  EXPECT_TRUE(contains(a.body,
+                       "<td>localhost</td><td>localhost</td><td><span class=\"state "
+                       "completed\">up</span></td><td>0</td><td>8</td>"));
   auto m = get(w.port(), "/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_TRUE(contains(m.header("Content-Type"), "text/plain"));
