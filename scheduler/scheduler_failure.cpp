@@ -15,7 +15,7 @@ void Scheduler::count_failure(Job& job, const Agent& agent, const std::string& r
   auto started = started_in_.find(&agent);
   std::uint64_t generation = started == started_in_.end() ? db_generation_ : started->second;
   long long pk = job.row.jq_pk;
-  auto forgive = [this, pk](Job& j, const std::string& why) {
+  auto forgive = [pk](Job& j, const std::string& why) {
     log::warning("JOB[{}]: agent failure not counted: {}", pk, why);
     j.log.write(log::Level::kWarning, "agent failure not counted: " + why);
   };
