@@ -157,7 +157,15 @@ TEST(ControlSecurity, ClientThatNeverReadsIsDroppedAndMemoryStaysBounded) {
       s.h.log(), "control connection from unix socket (pid " + std::to_string(getpid()) + " uid "))
       << s.h.log();
   EXPECT_EQ(test::count_of(s.h.log(), "bytes of replies unread"), 1);
-  EXPECT_LT(after - before, 4 * 1024) << "VmRSS grew from " << before << " to " << after << " kB";
+  // The bound: 1 MiB of replies, and what the allocator keeps. ASan's quarantine keeps freed
+  // memory for a while (256 MiB at most by default), so a sanitizer build gets a wider bound
+  // that still catches the unbounded growth (gigabytes) this test is about.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long kBoundKib = 64 * 1024;
+#else
+  constexpr long kBoundKib = 4 * 1024;
+#endif
+  EXPECT_LT(after - before, kBoundKib) << "VmRSS grew from " << before << " to " << after << " kB";
   // The scheduler still answers, and the step still runs.
   auto status = s.h.control("status " + test::pk(s.jq));
   ASSERT_FALSE(status.empty());
@@ -241,10 +249,10 @@ TEST(ControlSecurity, NonLoopbackListenNeedsAToken) {
   text.replace(text.find("listen = 127.0.0.1"), 18, "listen = 0.0.0.0");
   std::ofstream(conf, std::ios::trunc) << text;
   // With the token it starts (and listens on every address).
-  auto& child = h.start();
+  const pid_t pid = h.start().pid();  // (the Child goes with stop())
   ASSERT_TRUE(test::eventually([&] { return contains(h.log(), "scheduler started"); })) << h.log();
   h.stop();
-  EXPECT_NE(child.pid(), 0);
+  EXPECT_NE(pid, 0);
   // Without it: exit 3 naming scheduler.conf:2.
   text.replace(text.find("auth_token = t0ken"), 18, "# no token        ");
   std::ofstream(conf, std::ios::trunc) << text;
