@@ -20,6 +20,7 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL, UPLOAD_PATH, HOSTILE_UPLOAD, SHOTS = sys.argv[1:5]
@@ -49,7 +50,12 @@ def no_alert(driver):
 
 
 def states(driver):
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#live .state")]
+    # The live part is replaced when the page re-reads it (the event stream (re)opening, a step
+    # it does not show yet): an element may go stale while it is read; then look again.
+    try:
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#live .state")]
+    except StaleElementReferenceException:
+        return None
 
 
 def upload_and_watch(driver):

@@ -51,14 +51,21 @@ function follow() {
     }
     document.body.dataset.updated = String(Date.now());
   });
-  source.addEventListener("open", () => { document.body.dataset.connected = "1"; });
+  // Changes between the page's rendering and this connection (or while it was broken) came
+  // with no event to this page: read the live part again each time the stream (re)opens.
+  source.addEventListener("open", () => {
+    refetch(live);
+    document.body.dataset.connected = "1";
+  });
 }
 
+// One listener for the whole page (submit bubbles): forms that a refetch puts into the live part
+// later ask too.
 function confirmKills() {
-  document.querySelectorAll("form[data-confirm]").forEach((f) => {
-    f.addEventListener("submit", (e) => {
-      if (!window.confirm(f.dataset.confirm)) e.preventDefault();
-    });
+  document.addEventListener("submit", (e) => {
+    const f = e.target;
+    if (f instanceof HTMLFormElement && f.dataset.confirm && !window.confirm(f.dataset.confirm))
+      e.preventDefault();
   });
 }
 
