@@ -96,6 +96,10 @@ bool QueryResult::connection_lost() const {
          sqlstate_ == "57P03";
 }
 
+bool QueryResult::conflict() const {
+  return sqlstate_ == "40P01" || sqlstate_ == "40001";
+}
+
 long QueryResult::affected() const {
   if (!res_) return 0;
   const char* n = PQcmdTuples(res_.get());
@@ -362,6 +366,14 @@ void Database::collect_results() {
     Request done = std::move(current_);
     QueryResult result = current_result_ ? *current_result_ : QueryResult();
     current_result_.reset();
+    if (keep_ && !done.session && result.conflict() && done.conflicts < kConflictRetries) {
+      ++done.conflicts;
+      log::warning("database statement aborted by PostgreSQL ({}); sending it again ({} of {})",
+                   result.error(), done.conflicts, kConflictRetries);
+      queue_.push_front(std::move(done));
+      send_next();
+      continue;
+    }
     if (done.done) done.done(result);
     send_next();
   }

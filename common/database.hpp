@@ -9,7 +9,10 @@
 // (the scheduler's queue connection), fails nothing: the statement in flight goes back to the
 // head of the queue (every statement sent this way must be idempotent), later ones wait, and
 // the connection is made again with back-off. Each new connection first runs the session
-// statements (on_reconnect, then LISTEN again), then the queue in order.
+// statements (on_reconnect, then LISTEN again), then the queue in order. On a kept connection
+// a statement that PostgreSQL aborted to break a deadlock or a serialization conflict is sent
+// again (up to kConflictRetries times, each logged): the other transaction goes on, and the
+// statement, idempotent, then succeeds.
 //
 //   Closed --connect--> Connecting --ok--> Connected --lost--> Closed (statements failed)
 //   keep_connected: Connecting --failed--> Waiting; Connected --lost--> Waiting;
@@ -45,6 +48,9 @@ class QueryResult {
   // The error says the connection is gone (SQLSTATE class 08, or the server shutting down),
   // not that the statement is wrong.
   bool connection_lost() const;
+  // PostgreSQL aborted the statement to break a deadlock (40P01) or a serialization conflict
+  // (40001): sent again, it can succeed.
+  bool conflict() const;
   const std::string& error() const { return error_; }
   const std::string& sqlstate() const { return sqlstate_; }
   int rows() const;
@@ -133,7 +139,9 @@ class Database {
     ResultFn done;
     std::string key;       // query_latest
     bool session = false;  // a session statement: not carried over to the next connection
+    int conflicts = 0;     // times aborted by a deadlock or serialization conflict
   };
+  static constexpr int kConflictRetries = 5;
   void send_next();
   bool on_socket(GIOCondition condition);
   void collect_results();

@@ -40,4 +40,26 @@ struct QueueResult {
 QueueResult queue_for_upload(agent::Database& db, const sched::Config& config,
                              const QueueRequest& request);
 
+// Runs `body` in a transaction of its own on `db`, commits, and returns what `body` returned.
+// A transaction that PostgreSQL aborted to break a deadlock or a serialization conflict
+// (SQLSTATE 40P01, 40001: a dependency added while its prerequisite fails can meet one, see
+// sql/migrations/007_dependency_locks.sql) is rolled back and run again, up to kAttempts times
+// in all; so `body` must do nothing outside the database that a second run would repeat.
+// Every other error goes to the caller, the transaction rolled back.
+template <class Body>
+auto in_transaction(agent::Database& db, Body&& body) -> decltype(body()) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      agent::Transaction tx(db);
+      auto result = body();
+      tx.commit();
+      return result;
+    } catch (const agent::Error& e) {
+      bool conflict = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+      if (!conflict || attempt == kAttempts) throw;
+    }
+  }
+}
+
 }  // namespace jobctl

@@ -33,31 +33,32 @@ int queue_raw(Context& ctx, const po::variables_map& vm, const std::string& agen
   if (sql && vm.count("args")) throw Usage("queue: give --args or --sql, not both");
   if (sql != (vm.count("runonpfile") != 0))
     throw Usage("queue: --sql needs --runonpfile COLUMN (and --runonpfile needs --sql)");
-  auto db = ctx.connect();
-  agent::Transaction tx(db);
-  std::string job =
-      vm.count("job")
-          ? std::to_string(vm["job"].as<long long>())
-          : db.exec("SELECT queue_job($1, $2, $3)",
-                    {"jobctl: " + agent,
-                     vm.count("upload")
-                         ? std::optional<std::string>(std::to_string(vm["upload"].as<long long>()))
-                         : std::nullopt,
-                     std::to_string(vm["priority"].as<int>())})
-                .get(0, 0);
   std::vector<long long> deps =
       vm.count("depends") ? vm["depends"].as<std::vector<long long>>() : std::vector<long long>{};
   std::string data = sql ? vm["sql"].as<std::string>()
                          : (vm.count("args") ? vm["args"].as<std::string>() : std::string());
   std::optional<std::string> host;
   if (vm.count("host")) host = vm["host"].as<std::string>();
-  auto jq =
-      db.exec("SELECT queue_step($1, $2, $3, $4::int[], $5, $6, NULL)",
-              {job, agent, data, fmt::format("{{{}}}", fmt::join(deps, ",")),
-               sql ? std::optional<std::string>(vm["runonpfile"].as<std::string>()) : std::nullopt,
-               host})
-          .get(0, 0);
-  tx.commit();
+  auto db = ctx.connect();
+  auto [job, jq] = in_transaction(db, [&] {
+    std::string job =
+        vm.count("job")
+            ? std::to_string(vm["job"].as<long long>())
+            : db.exec("SELECT queue_job($1, $2, $3)",
+                      {"jobctl: " + agent,
+                       vm.count("upload") ? std::optional<std::string>(
+                                                std::to_string(vm["upload"].as<long long>()))
+                                          : std::nullopt,
+                       std::to_string(vm["priority"].as<int>())})
+                  .get(0, 0);
+    auto jq = db.exec("SELECT queue_step($1, $2, $3, $4::int[], $5, $6, NULL)",
+                      {job, agent, data, fmt::format("{{{}}}", fmt::join(deps, ",")),
+                       sql ? std::optional<std::string>(vm["runonpfile"].as<std::string>())
+                           : std::nullopt,
+                       host})
+                  .get(0, 0);
+    return std::pair(job, jq);
+  });
   if (ctx.json)
     std::cout << Json{{"job", std::stoll(job)}, {"jq", std::stoll(jq)}}.dump(2) << "\n";
   else
@@ -79,16 +80,14 @@ int queue(Context& ctx, const po::variables_map& vm) {
   if (!vm["priority"].defaulted()) req.priority = vm["priority"].as<int>();
   const auto& config = ctx.config();
   auto db = ctx.connect();
-  agent::Transaction tx(db);
   QueueResult r;
   try {
-    r = queue_for_upload(db, config, req);
+    r = in_transaction(db, [&] { return queue_for_upload(db, config, req); });
   } catch (const agent::Error& e) {
     throw Failure(e.what());
   } catch (const std::runtime_error& e) {
     throw Failure(fmt::format("queue: {}", e.what()));
   }
-  tx.commit();
   print_plan(ctx, r);
   return 0;
 }
@@ -119,19 +118,20 @@ int upload(Context& ctx, const po::variables_map& vm) {
                     config.conf_dir));
   if (!vm["priority"].defaulted()) req.priority = vm["priority"].as<int>();
   auto db = ctx.connect();
-  agent::Transaction tx(db);
   std::string name = vm.count("name") ? vm["name"].as<std::string>() : path.filename().string();
-  req.upload = std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, "
-                                  "upload_origin) VALUES ($1, $2, 'jobctl') RETURNING upload_pk",
-                                  {path.string(), name})
-                              .get(0, 0));
   QueueResult r;
   try {
-    r = queue_for_upload(db, config, req);
+    r = in_transaction(db, [&] {
+      req.upload = std::stoll(
+          db.exec("INSERT INTO upload (upload_filename, upload_desc, upload_origin) "
+                  "VALUES ($1, $2, 'jobctl') RETURNING upload_pk",
+                  {path.string(), name})
+              .get(0, 0));
+      return queue_for_upload(db, config, req);
+    });
   } catch (const std::runtime_error& e) {
     throw Failure(fmt::format("upload: {}", e.what()));
   }
-  tx.commit();
   if (ctx.json) {
     Table t({"agent", "action", "jq"});
     for (const auto& s : r.steps) t.add({s.agent, action_name(s.action), s.jq_pk});

@@ -127,13 +127,13 @@ void post_upload(App& app, const RequestPtr& req) {
                            : std::filesystem::path(path).filename().string();
   try {
     agent::Database db(app.conninfo);
-    agent::Transaction tx(db);
-    q.upload = std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, "
-                                  "upload_origin) VALUES ($1, $2, 'web') RETURNING upload_pk",
-                                  {path, name.substr(0, 200)})
-                              .get(0, 0));
-    jobctl::QueueResult r = jobctl::queue_for_upload(db, app.config, q);
-    tx.commit();
+    jobctl::QueueResult r = jobctl::in_transaction(db, [&] {
+      q.upload = std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, "
+                                    "upload_origin) VALUES ($1, $2, 'web') RETURNING upload_pk",
+                                    {path, name.substr(0, 200)})
+                                .get(0, 0));
+      return jobctl::queue_for_upload(db, app.config, q);
+    });
     if (r.job == 0) return req->redirect(fmt::format("/upload/{}", q.upload));
     req->redirect(fmt::format("/job/{}", r.job));
   } catch (const std::exception& e) {

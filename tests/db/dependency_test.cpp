@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/db.hpp"
+#include "queue_plan.hpp"
 #include "scheduler_harness.hpp"
 #include "scheduler_test_util.hpp"
 #include "schema_install.hpp"
@@ -32,6 +34,18 @@ struct Schema {
 
 long long value(const TempDatabase& db, const std::string& sql) {
   return std::stoll(db.query(sql));
+}
+
+// Runs in_transaction with a body that inserts its call number into t and throws an error
+// with `sqlstate` on its first `failures` calls; returns what in_transaction returned.
+int queue_in_transaction(agent::Database& db, int& calls, int failures,
+                                 const std::string& sqlstate) {
+  return jobctl::in_transaction(db, [&] {
+    ++calls;
+    db.exec("INSERT INTO t VALUES ($1::int)", {std::to_string(calls)});
+    if (calls <= failures) throw agent::Error("made up", sqlstate);
+    return calls;
+  });
 }
 
 // Queues dependents of `prereq` (each also waiting for an earlier dependent, so chains form)
@@ -85,6 +99,91 @@ TEST(Dependencies, DependentsQueuedBeforeDuringAndAfterAFailureAllFail) {
                                      job)),
               std::to_string(n));
   }
+}
+
+// A failure takes its step's lock and then its dependents'; a new step waiting for a failure of
+// one prerequisite holds none of the others (007_dependency_locks.sql), or a failure cascading
+// into one of them would wait for it while it waits for the first: a deadlock, which CI met.
+TEST(Dependencies, AStepWaitingForAFailureHoldsNoPrerequisite) {
+  Schema s;
+  auto fail = [&](agent::Database& db, long long step) {
+    db.exec(fmt::format("UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = 2, "
+                        "jq_endtext = 'broke' WHERE jq_pk = {}",
+                        step));
+  };
+  // The failure of `first` is in progress when the step is queued; `second` fails meanwhile.
+  // Both orders: whichever prerequisite a lock would be taken on first.
+  for (bool p_first : {true, false}) {
+    SCOPED_TRACE(p_first);
+    long long job = value(s.db, "SELECT queue_job('order')");
+    long long p = value(s.db, fmt::format("SELECT queue_step({}, 'x', 'p')", job));
+    long long x = value(s.db, fmt::format("SELECT queue_step({}, 'x', 'x')", job));
+    long long first = p_first ? p : x, second = p_first ? x : p;
+    agent::Database failer1(s.db.conninfo()), failer2(s.db.conninfo()), queuer(s.db.conninfo());
+    agent::Transaction failing1(failer1);
+    fail(failer1, first);
+    std::atomic<bool> queued{false};
+    std::string error;
+    long long d = 0;
+    std::thread t([&] {
+      try {
+        d = std::stoll(
+            queuer.exec(fmt::format("SELECT queue_step({}, 'x', 'd', ARRAY[{}, {}])", job, x, p))
+                .get(0, 0));
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      queued = true;
+    });
+    ASSERT_TRUE(test::eventually([&] {
+      return s.db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                        "'SELECT queue_step%' AND wait_event_type = 'Lock'") == "1";
+    }));
+    EXPECT_FALSE(queued) << "the new step waits for the failure to commit";
+    // `second` fails without waiting for the new step (a bound, not a timing goal: when the
+    // new step held `second`, this UPDATE waited for it for ever).
+    {
+      agent::Transaction failing2(failer2);
+      failer2.exec("SET LOCAL statement_timeout = '20s'");
+      EXPECT_NO_THROW(fail(failer2, second));
+      failing2.commit();
+    }
+    EXPECT_FALSE(queued);
+    failing1.commit();
+    t.join();
+    ASSERT_EQ(error, "");
+    EXPECT_EQ(
+        s.db.rows(fmt::format(
+            "SELECT jq_pk, jq_endtext FROM jobqueue WHERE jq_job_fk = {} ORDER BY jq_pk", job)),
+        (std::vector<std::string>{fmt::format("{}|broke", p), fmt::format("{}|broke", x),
+                                  fmt::format("{}|dependency failed", d)}));
+  }
+}
+
+// in_transaction (queue_plan.hpp), which jobctl and the web page queue with: a transaction that
+// PostgreSQL aborted for a deadlock runs again, rolled back first; other errors do not.
+TEST(InTransaction, RunsAgainOnlyAfterAConflictRolledBack) {
+  TempDatabase tmp;
+  agent::Database db(tmp.conninfo());
+  db.exec("CREATE TABLE t (n int)");
+  int calls = 0;
+  int got = queue_in_transaction(db, calls, 1, "40P01");
+  EXPECT_EQ(got, 2);
+  EXPECT_EQ(tmp.query("SELECT string_agg(n::text, ',') FROM t"), "2");
+
+  calls = 0;
+  try {
+    queue_in_transaction(db, calls, 1, "42P01");
+    ADD_FAILURE() << "an error that is no conflict was not thrown";
+  } catch (const agent::Error& e) {
+    EXPECT_EQ(e.sqlstate(), "42P01");
+  }
+  EXPECT_EQ(calls, 1);
+
+  calls = 0;
+  EXPECT_THROW(queue_in_transaction(db, calls, 100, "40001"), agent::Error);
+  EXPECT_EQ(calls, 5);
+  EXPECT_EQ(tmp.query("SELECT count(*) FROM t"), "1");
 }
 
 TEST(Dependencies, DependentsOfAStepTheSchedulerFailsNeverWait) {

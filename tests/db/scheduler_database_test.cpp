@@ -1,9 +1,10 @@
 // The scheduler's Database (common/database.hpp) against a PostgreSQL cluster of the test's
 // own that it restarts and stops, the loop driven step by step: a kept connection loses
-// nothing and keeps the order, re-sends the statement in flight, keeps one coalesced write per
-// key, LISTENs again and reports each outage once; a connection that is not kept fails its
-// statements with a "connection lost" error.
+// nothing and keeps the order, re-sends the statement in flight and one that a deadlock
+// aborted, keeps one coalesced write per key, LISTENs again and reports each outage once; a
+// connection that is not kept fails its statements with a "connection lost" error.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <string>
 #include <vector>
@@ -112,6 +113,45 @@ TEST_F(KeptDatabase, TheStatementInFlightIsSentAgain) {
   ASSERT_EQ(lost_.size(), 1u);
   EXPECT_NE(lost_[0].find("terminating connection due to administrator command"), std::string::npos)
       << lost_[0];
+}
+
+// PostgreSQL breaks a deadlock by aborting one of its statements; on a kept connection that
+// statement is sent again and then succeeds, once.
+TEST_F(KeptDatabase, AStatementAbortedByADeadlockIsSentAgain) {
+  PGconn* other = PQconnectdb(db_.conninfo().c_str());
+  ASSERT_EQ(PQstatus(other), CONNECTION_OK) << PQerrorMessage(other);
+  auto exec = [&](const char* sql) {
+    PGresult* r = PQexec(other, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string error = PQresultErrorMessage(r);
+    PQclear(r);
+    return ok ? std::string() : error;
+  };
+  // The other transaction never looks for the deadlock itself: ours is the one aborted.
+  ASSERT_EQ(exec("BEGIN; SET LOCAL deadlock_timeout = '60s'"), "");
+  ASSERT_EQ(exec("SELECT pg_advisory_xact_lock(1)"), "");
+  bool answered = false;
+  QueryResult result;
+  conn_.query(
+      "INSERT INTO log(what) SELECT 'locked' "
+      "FROM (SELECT pg_advisory_xact_lock(2), pg_advisory_xact_lock(1)) l",
+      {}, [&](const QueryResult& r) {
+        answered = true;
+        result = r;
+      });
+  ASSERT_TRUE(test::eventually([&] {
+    return db_.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO "
+               "log(what) SELECT ''locked''%' AND wait_event_type = 'Lock'") == "1";
+  }));
+  // Lock 2 is ours only once PostgreSQL has aborted the statement that held it.
+  ASSERT_EQ(exec("SELECT pg_advisory_xact_lock(2)"), "");
+  ASSERT_EQ(exec("COMMIT"), "");
+  PQfinish(other);
+  ASSERT_TRUE(run_until([&] { return answered; }));
+  EXPECT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(db_.query("SELECT count(*) FROM log WHERE what = 'locked'"), "1");
+  EXPECT_TRUE(lost_.empty());
 }
 
 // A connection that is not kept (feeds, DB:) fails what it holds; the owner reconnects.
