@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <ranges>
 #include <stdexcept>
 
 #include "assets.hpp"
@@ -141,13 +140,16 @@ bool Request::parse_form() {
     // soup_form_decode keeps one value per name; checkboxes repeat theirs.
     if (form_.count("agent") != 0) {
       form_.erase("agent");
-      for (const auto& pair : std::string_view(text) | std::views::split('&')) {
-        std::string part(pair.begin(), pair.end());
-        if (part.rfind("agent=", 0) != 0) continue;
-        char* un = g_uri_unescape_string(part.substr(6).c_str(), nullptr);
+      // (Split by hand: clang 14 cannot compile libstdc++ 12's views::split; the fuzz build
+      // uses clang.)
+      gchar** parts = g_strsplit(text.c_str(), "&", -1);
+      for (gchar** part = parts; *part != nullptr; ++part) {
+        if (!g_str_has_prefix(*part, "agent=")) continue;
+        char* un = g_uri_unescape_string(*part + 6, nullptr);
         if (un != nullptr) form_.emplace("agent", un);
         g_free(un);
       }
+      g_strfreev(parts);
     }
     ok = true;
   } else if (SoupMultipart* mp = soup_multipart_new_from_message(h, body); mp != nullptr) {
