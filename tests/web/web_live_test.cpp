@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -81,6 +82,14 @@ class SilentScheduler {
   int fd_ = -1;
   std::vector<int> accepted_;
 };
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void spit(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 std::string one_step_job(WebServer& w, const std::string& type) {
   return w.db().query("SELECT queue_step(queue_job('live'), '" + type + "', 'x')");
@@ -195,6 +204,48 @@ TEST(WebLive, NoSchedulerNamesThePlacesTried) {
       << r.body;
   EXPECT_TRUE(contains(r.body, "; 127.0.0.1:" + std::to_string(w.harness().port()) + ": "))
       << r.body;
+}
+
+// Without the socket, jobline-web uses TCP and sends the auth token first (as jobctl does); a
+// wrong token is named in the error.
+TEST(WebLive, OverTcpTheAuthTokenIsSentFirst) {
+  WebServer w;
+  auto& h = w.harness();
+  h.stop();
+  h.settings().extra_scheduler = "auth_token = tok-123\n" + h.settings().extra_scheduler;
+  h.write_conf();
+  h.start();
+  h.control("load");  // it listens now
+  // jobline-web's view: the socket is somewhere nobody listens.
+  const std::string conf = h.conf_dir() + "/scheduler.conf";
+  const std::string text = slurp(conf);
+  const std::string socket_line = "socket = " + h.conf_dir() + "/scheduler.sock\n";
+  ASSERT_TRUE(contains(text, socket_line)) << text;
+  std::string web_text = text;
+  web_text.replace(web_text.find(socket_line), socket_line.size(),
+                   "socket = " + h.conf_dir() + "/absent.sock\n");
+  spit(conf, web_text);
+  w.start_web();
+  // (The scheduler's self-test may still be running at first: then its agents say failed.)
+  webtest::Response a;
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        a = get(w.port(), "/agents");
+        return contains(a.body, ">passed<");
+      },
+      10s))
+      << a.body;
+  EXPECT_FALSE(contains(a.body, "cannot be reached")) << a.body;
+  // The same with a wrong token.
+  std::string wrong = web_text;
+  wrong.replace(wrong.find("auth_token = tok-123"), 20, "auth_token = tok-999");
+  spit(conf, wrong);
+  w.start_web();
+  auto b = get(w.port(), "/agents");
+  EXPECT_TRUE(contains(
+      b.body, "The scheduler cannot be reached: tcp:127.0.0.1:" + std::to_string(h.port()) +
+                  ": ERROR: authentication failed: wrong token"))
+      << b.body;
 }
 
 }  // namespace
