@@ -185,8 +185,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   }
 
   // Ends the exchange: pending operations are cancelled (their callbacks find finished_),
-  // `done` runs, and the last reference goes with the last pending operation (the socket is
-  // closed then).
+  // the connection is shut down, `done` runs, and the last reference goes with the last
+  // pending operation.
   void finish(const std::string& error) {
     if (finished_) return;
     finished_ = true;
@@ -194,6 +194,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     timer_.reset();
     idle_.reset();
     g_cancellable_cancel(cancellable_);
+    // The scheduler sees the end now; the descriptor goes with the last reference.
+    if (connection_ != nullptr)
+      g_socket_shutdown(g_socket_connection_get_socket(connection_), TRUE, TRUE, nullptr);
     result_.error = error;
     if (!error.empty()) result_.replies.clear();
     ControlDone done = std::move(done_);
