@@ -115,8 +115,17 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (sent_ < commands_.size()) send(commands_[sent_++]);
   }
 
+  // Lines are written one write at a time (GIO allows one pending write per stream): a reply
+  // can be read, and the next command queued, before the previous write's callback ran.
   void send(const std::string& line) {
-    out_ = line + "\n";
+    queued_ += line + "\n";
+    flush();
+  }
+
+  void flush() {
+    if (writing_ || queued_.empty() || finished_) return;
+    writing_ = true;
+    out_ = std::exchange(queued_, {});
     g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(connection_)),
                                     out_.data(), out_.size(), G_PRIORITY_DEFAULT, cancellable_,
                                     on_written, hold());
@@ -126,9 +135,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     auto self = take(data);
     GError* err = nullptr;
     gboolean ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), res, nullptr, &err);
+    self->writing_ = false;
     if (!ok && !self->finished_)
       self->finish(fmt::format("{}: cannot send: {}", self->result_.where, err->message));
     if (err != nullptr) g_error_free(err);
+    self->flush();
   }
 
   void read_more() {
@@ -221,7 +232,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   ReplyParser parser_{""};
   std::size_t bytes_ = 0;
   std::array<char, 4096> buffer_{};
-  std::string out_;  // the line being written
+  std::string out_;     // being written
+  std::string queued_;  // to write when that is done
+  bool writing_ = false;
   ControlResult result_;
 };
 

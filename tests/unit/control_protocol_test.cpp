@@ -163,6 +163,23 @@ TEST(ControlAsync, CommandsOneAfterTheOtherOnOneConnection) {
   EXPECT_EQ(r->replies[1], (Lines{"host:a running:1", "host:b running:0"}));
 }
 
+// A reply that comes before its command was read: the next commands still go out one after
+// the other, in order (the client queues a line while a write is pending: GIO allows one).
+TEST(ControlAsync, EarlyRepliesQueueTheNextCommands) {
+  FakeScheduler fake([](int c) {
+    write_all(c, "received\none\nend\n");  // (at once: the client may not have written yet)
+    EXPECT_EQ(read_line(c), "a");
+    EXPECT_EQ(read_line(c), "b");
+    write_all(c, "received\ntwo\nend\n");
+    EXPECT_EQ(read_line(c), "c");
+    write_all(c, "received\nthree\nend\n");
+  });
+  auto r = run(fake.path(), {"a", "b", "c"}, 5000ms);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->ok()) << r->error;
+  EXPECT_EQ(r->replies, (std::vector<Lines>{{"one"}, {"two"}, {"three"}}));
+}
+
 TEST(ControlAsync, SilenceEndsAtTheTimeoutNamingWhere) {
   FakeScheduler fake([](int c) { read_line(c), read_line(c); });  // reads, never answers
   auto r = run(fake.path(), {"status"}, 300ms);
