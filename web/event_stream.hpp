@@ -1,6 +1,7 @@
 // EventStream: the Server-Sent Events behind the live pages (/events). The database's NOTIFYs
 // mark a step changed: `jobline_jobqueue` (a step inserted, started again or ended) and
-// `jobline_progress` (its items done or known changed; docs/database.md). Within 50 ms the
+// `jobline_progress` (it started, its end text or its items done or known changed;
+// docs/database.md). Within 50 ms the
 // changed steps are read (one query for all clients) and sent to every client as
 // `event: step` with StepView::json() when they differ from what was last sent. Nothing is
 // read periodically: when a stream opens, the running steps are read once, so that a new page

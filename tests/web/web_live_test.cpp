@@ -121,6 +121,21 @@ TEST(WebLive, ProgressComesFromNotifyAndNothingIsSentPeriodically) {
   EXPECT_EQ(count(stream, "event: step"), sent + 1) << stream;
 }
 
+// A step's start and its pause come by NOTIFY too (nothing reads the running steps later).
+TEST(WebLive, StartAndPauseComeFromNotify) {
+  WebServer w;
+  w.start_web();
+  webtest::EventClient events(w.port());
+  std::string stream;
+  ASSERT_TRUE(events.wait_for("retry:", 10s, &stream)) << stream;
+  std::string jq = one_step_job(w, "hang");
+  ASSERT_TRUE(events.wait_for("\"jq\":" + jq + ",", 10s, &stream)) << stream;
+  ASSERT_TRUE(w.harness().wait_started(std::stoll(jq)));
+  EXPECT_TRUE(events.wait_for("\"state\":\"running\"", 10s, &stream)) << stream;
+  w.harness().control("pause " + jq);
+  EXPECT_TRUE(events.wait_for("\"state\":\"paused\"", 10s, &stream)) << stream;
+}
+
 // The fake scheduler answers the action only after another page was served: a loop that
 // waited for the scheduler could not serve that page first.
 TEST(WebLive, APageIsServedWhileAnActionWaitsForTheScheduler) {
