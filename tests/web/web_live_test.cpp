@@ -121,15 +121,19 @@ TEST(WebLive, ProgressComesFromNotifyAndNothingIsSentPeriodically) {
   EXPECT_EQ(count(stream, "event: step"), sent + 1) << stream;
 }
 
-// A step's start and its pause come by NOTIFY too (nothing reads the running steps later).
+// A step's start and its pause come by NOTIFY too (nothing reads the running steps later). The
+// scheduler is stopped while the step is queued, so that the page sees it queued first.
 TEST(WebLive, StartAndPauseComeFromNotify) {
   WebServer w;
   w.start_web();
   webtest::EventClient events(w.port());
   std::string stream;
   ASSERT_TRUE(events.wait_for("retry:", 10s, &stream)) << stream;
+  w.harness().stop();
   std::string jq = one_step_job(w, "hang");
   ASSERT_TRUE(events.wait_for("\"jq\":" + jq + ",", 10s, &stream)) << stream;
+  EXPECT_TRUE(contains(stream, "\"state\":\"queued\"")) << stream;
+  w.harness().start();
   ASSERT_TRUE(w.harness().wait_started(std::stoll(jq)));
   EXPECT_TRUE(events.wait_for("\"state\":\"running\"", 10s, &stream)) << stream;
   w.harness().control("pause " + jq);
