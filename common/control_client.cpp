@@ -16,9 +16,6 @@ namespace jobctl {
 
 namespace {
 
-constexpr std::size_t kMaxReplyLine = 64 * 1024;
-constexpr std::size_t kMaxReplyLines = 1'000'000;
-
 int connect_unix(const std::string& path, std::string& why) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
@@ -58,39 +55,28 @@ int connect_tcp(const std::string& host, int port, std::string& why) {
 
 }  // namespace
 
-bool is_error_line(const std::string& line) {
-  return line.rfind("ERROR", 0) == 0 || line.rfind("Invalid command", 0) == 0;
-}
-
 ControlClient::ControlClient(const sched::Config& config, std::chrono::milliseconds timeout)
     : timeout_(timeout) {
-  std::string unix_why, tcp_why;
-  if (!config.socket.empty()) {
-    fd_ = connect_unix(config.socket, unix_why);
-    where_ = "unix:" + config.socket;
+  std::vector<std::pair<ControlPlace, std::string>> tried;
+  for (const ControlPlace& place : control_places(config)) {
+    std::string why;
+    fd_ = place.unix_socket ? connect_unix(place.path, why)
+                            : connect_tcp(place.host, place.port, why);
+    if (fd_ < 0) {
+      tried.emplace_back(place, why);
+      continue;
+    }
+    where_ = place.where();
+    parser_ = ReplyParser(where_);
+    if (std::string auth = auth_line(config, place); !auth.empty()) {
+      send(auth);
+      auto reply = read_reply();
+      if (!reply.empty() && is_error_line(reply.front()))
+        throw ControlError(fmt::format("{}: {}", where_, reply.front()));
+    }
+    return;
   }
-  bool tcp = fd_ < 0 && config.port > 0;
-  if (tcp) {
-    fd_ = connect_tcp(config.listen, config.port, tcp_why);
-    where_ = fmt::format("tcp:{}:{}", config.listen, config.port);
-  }
-  if (fd_ < 0) {
-    std::string tried;
-    if (!config.socket.empty()) tried += fmt::format("socket {}: {}", config.socket, unix_why);
-    if (config.port > 0)
-      tried += fmt::format("{}{}:{}: {}", tried.empty() ? "" : "; ", config.listen, config.port,
-                           tcp_why);
-    throw ControlError(
-        fmt::format("cannot reach the scheduler ({}); is it running with the "
-                    "conf dir {}?",
-                    tried.empty() ? "no socket or port configured" : tried, config.conf_dir));
-  }
-  if (tcp && !config.auth_token.empty()) {
-    send("auth " + config.auth_token);
-    std::string first = read_line();
-    if (is_error_line(first)) throw ControlError(fmt::format("{}: {}", where_, first));
-    while (first != "end") first = read_line();
-  }
+  throw ControlError(unreachable_message(config.conf_dir, tried));
 }
 
 ControlClient::~ControlClient() {
@@ -107,21 +93,12 @@ void ControlClient::send(const std::string& line) {
   }
 }
 
-std::string ControlClient::read_line() {
-  auto deadline = std::chrono::steady_clock::now() + timeout_;
+// Each wait for more of the reply is bounded by the timeout.
+std::vector<std::string> ControlClient::read_reply() {
   for (;;) {
-    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      return line;
-    }
-    if (buffer_.size() > kMaxReplyLine)
-      throw ControlError(
-          fmt::format("{}: a reply line longer than {} bytes", where_, kMaxReplyLine));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    if (auto reply = parser_.next()) return std::move(*reply);
     pollfd p{fd_, POLLIN, 0};
-    int rc = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    int rc = ::poll(&p, 1, static_cast<int>(timeout_.count()));
     if (rc < 0 && errno == EINTR) continue;
     if (rc == 0)
       throw ControlError(fmt::format("{}: no reply within {} s", where_, timeout_.count() / 1000));
@@ -129,23 +106,13 @@ std::string ControlClient::read_line() {
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw ControlError(fmt::format("{}: the scheduler closed the connection", where_));
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    parser_.append(std::string_view(chunk, static_cast<std::size_t>(n)));
   }
 }
 
 std::vector<std::string> ControlClient::command(const std::string& line) {
   send(line);
-  std::vector<std::string> out;
-  for (std::string reply = read_line();; reply = read_line()) {
-    if (reply == "end" || reply == "CLOSE") break;
-    if (reply == "received") continue;
-    out.push_back(reply);
-    // An error before `received` (authentication, an unknown command) may end the reply.
-    if (out.size() == 1 && reply == "ERROR: authentication required") break;
-    if (out.size() > kMaxReplyLines)
-      throw ControlError(fmt::format("{}: a reply of more than {} lines", where_, kMaxReplyLines));
-  }
-  return out;
+  return read_reply();
 }
 
 }  // namespace jobctl

@@ -1,23 +1,18 @@
 // ControlClient: one connection to the scheduler's control interface (SPEC §7), blocking, for
-// command-line programs. It prefers the Unix socket of scheduler.conf and falls back to TCP
-// (`listen`:`port`), sending `auth <token>` first when the conf has an auth_token. Replies are
-// read up to `end` or `CLOSE`, bounded in lines, bytes and time.
+// command-line programs (a program with a GLib main loop uses control_async.hpp). It tries the
+// places of control_protocol.hpp in order (the Unix socket of scheduler.conf, then TCP
+// `listen`:`port`), sending `auth <token>` first over TCP when the conf has an auth_token.
+// Replies are read up to `end` or `CLOSE`, bounded in lines, bytes and time.
 #pragma once
 
 #include <chrono>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "control_protocol.hpp"
 
 namespace jobctl {
-
-// The scheduler cannot be reached, or broke the protocol.
-class ControlError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 class ControlClient {
  public:
@@ -36,15 +31,12 @@ class ControlClient {
 
  private:
   void send(const std::string& line);
-  std::string read_line();
+  std::vector<std::string> read_reply();
 
   int fd_ = -1;
   std::string where_;
-  std::string buffer_;
+  ReplyParser parser_{""};
   std::chrono::milliseconds timeout_;
 };
-
-// Whether a reply line reports an error.
-bool is_error_line(const std::string& line);
 
 }  // namespace jobctl

@@ -45,7 +45,10 @@ void EventStream::add(const RequestPtr& req) {
                            hello.data(), hello.size());
   clients_.back().appended = hello.size();
   if (!ping_.active()) arm_ping();
-  schedule(0);  // running steps start being followed
+  // The running steps are read once for the new stream too (their progress so far); from then
+  // on only NOTIFYs make reads.
+  read_running_ = true;
+  schedule(0);
 }
 
 void EventStream::on_finished(SoupServerMessage* msg, gpointer self) {
@@ -108,6 +111,7 @@ void EventStream::refresh() {
   if (clients_.empty()) {
     changed_.clear();
     last_sent_.clear();
+    read_running_ = false;
     return;
   }
   std::string ids = "{";
@@ -115,20 +119,20 @@ void EventStream::refresh() {
   ids += "}";
   changed_.clear();
   in_flight_ = true;
+  const bool running = read_running_;
+  read_running_ = false;
   app_.db->query(
       "SELECT " + kStepColumns +
           " FROM jobqueue jq WHERE jq.jq_pk = ANY($1::int[])"
-          " OR (jq.jq_starttime IS NOT NULL AND jq.jq_endtime IS NULL) ORDER BY jq.jq_pk",
-      {ids}, [this](const sched::QueryResult& r) {
+          " OR ($2 AND jq.jq_starttime IS NOT NULL AND jq.jq_endtime IS NULL) ORDER BY jq.jq_pk",
+      {ids, running ? "true" : "false"}, [this](const sched::QueryResult& r) {
         in_flight_ = false;
-        running_ = false;
         if (r.ok()) {
           for (int i = 0; i < r.rows(); ++i) {
             StepView s = StepView::from(r, i);
             std::string data =
                 s.json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             bool ended = s.state == "completed" || s.state == "failed";
-            if (s.state == "running") running_ = true;
             auto it = last_sent_.find(s.jq);
             if (it != last_sent_.end() && it->second == data) continue;
             broadcast(fmt::format("event: step\ndata: {}\n\n", data));
@@ -141,8 +145,6 @@ void EventStream::refresh() {
         if (again_) {
           again_ = false;
           schedule(50);
-        } else if (running_ && !clients_.empty()) {
-          schedule(1000);
         }
       });
 }

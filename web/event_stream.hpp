@@ -1,10 +1,12 @@
-// EventStream: the Server-Sent Events behind the live pages (/events). The database's NOTIFY
-// on `jobline_jobqueue` (a step inserted, started again or ended; docs/database.md) marks a
-// step changed; within 50 ms the changed steps are read and sent to every client as
-// `event: step` with StepView::json(). The schema sends no NOTIFY for progress (items done):
-// while steps run and clients listen, the running steps are read once a second and sent when
-// they changed (one query for all clients; nothing when nobody listens or nothing runs).
-// Clients are bounded in number and in unsent bytes; a ping every 15 s finds dead ones.
+// EventStream: the Server-Sent Events behind the live pages (/events). The database's NOTIFYs
+// mark a step changed: `jobline_jobqueue` (a step inserted, started again or ended) and
+// `jobline_progress` (it started, its end text or its items done or known changed;
+// docs/database.md). Within 50 ms the
+// changed steps are read (one query for all clients) and sent to every client as
+// `event: step` with StepView::json() when they differ from what was last sent. Nothing is
+// read periodically: when a stream opens, the running steps are read once, so that a new page
+// is current. Clients are bounded in number and in unsent bytes; a ping every 15 s finds dead
+// ones.
 #pragma once
 
 #include <libsoup/soup.h>
@@ -31,7 +33,7 @@ class EventStream {
 
   // Answers `req` with a text/event-stream that stays open.
   void add(const RequestPtr& req);
-  // A NOTIFY on jobline_jobqueue; `payload` is the step's jq_pk.
+  // A NOTIFY on jobline_jobqueue or jobline_progress; `payload` is the step's jq_pk.
   void notify(const std::string& payload);
   std::size_t clients() const { return clients_.size(); }
 
@@ -53,7 +55,8 @@ class EventStream {
   std::vector<Client> clients_;
   std::set<long long> changed_;
   std::map<long long, std::string> last_sent_;  // steps not ended, as last sent
-  bool in_flight_ = false, again_ = false, running_ = false;
+  bool in_flight_ = false, again_ = false;
+  bool read_running_ = false;  // the next read includes every running step (a stream opened)
   sched::Source timer_, ping_;
 };
 

@@ -1,7 +1,7 @@
 // jobline-web: the web page of jobline (SPEC §11, docs/web.md). Reads the scheduler's conf dir
-// and [web], connects to PostgreSQL without blocking, LISTENs on jobline_jobqueue and serves
-// HTTP with libsoup 3, all on one GLib main loop. Exit: 0 after TERM/INT, 1 when it cannot
-// start (configuration, listen address), 2 for a usage error.
+// and [web], connects to PostgreSQL without blocking, LISTENs on jobline_jobqueue and
+// jobline_progress and serves HTTP with libsoup 3, all on one GLib main loop. Exit: 0 after
+// TERM/INT, 1 when it cannot start (configuration, listen address), 2 for a usage error.
 #include <glib.h>
 #include <unistd.h>
 
@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
   app.db = &db;
   app.events = &events;
   db.listen("jobline_jobqueue", [&](const std::string& payload) { events.notify(payload); });
+  db.listen("jobline_progress", [&](const std::string& payload) { events.notify(payload); });
   db.keep_connected({[&](const std::string& why) {
                        std::cerr << "jobline-web: database " << db.target()
                                  << " unreachable: " << why << "\n";

@@ -3,10 +3,11 @@
 // running per host from the scheduler's `load` and per type from its `status`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
-#include "control_client.hpp"
+#include "control_async.hpp"
 #include "server.hpp"
 #include "step_state.hpp"
 
@@ -27,6 +28,53 @@ std::string label(const std::string& v) {
       out += c;
   }
   return out;
+}
+
+// The agents running per host and per type from the scheduler's replies to `load` and
+// `status`, and whether it answered (with its error as a comment when it did not).
+std::string agent_metrics(const jobctl::ControlResult& c) {
+  std::string hosts, types;
+  if (c.ok()) {
+    for (const auto& line : c.replies[0]) {
+      std::istringstream words(line);
+      std::string host, running;
+      for (std::string w; words >> w;) {
+        if (w.rfind("host:", 0) == 0) host = w.substr(5);
+        if (w.rfind("running:", 0) == 0) running = w.substr(8);
+      }
+      if (!host.empty())
+        hosts += fmt::format("jobline_agents_running{{host=\"{}\"}} {}\n", label(host), running);
+    }
+    std::map<std::string, long long> per_type;
+    for (const auto& line : c.replies[1]) {
+      // job:<jq> status:JOB_<STATE> type:<type>, priority:<p> running:<n> ...
+      std::istringstream words(line);
+      std::string type;
+      long long running = 0;
+      for (std::string w; words >> w;) {
+        if (w.rfind("type:", 0) == 0) type = w.substr(5, w.size() - 5 - (w.back() == ',' ? 1 : 0));
+        if (w.rfind("running:", 0) == 0) running = std::atoll(w.c_str() + 8);
+      }
+      if (!type.empty()) per_type[type] += running;
+    }
+    for (const auto& [t, n] : per_type)
+      types += fmt::format("jobline_agents_running_by_type{{type=\"{}\"}} {}\n", label(t), n);
+  }
+  std::string out =
+      "# HELP jobline_agents_running Agents running on each host.\n"
+      "# TYPE jobline_agents_running gauge\n" +
+      hosts +
+      "# HELP jobline_agents_running_by_type Agents running per agent type.\n"
+      "# TYPE jobline_agents_running_by_type gauge\n" +
+      types +
+      "# HELP jobline_scheduler_up Whether the scheduler's control interface answered.\n"
+      "# TYPE jobline_scheduler_up gauge\n";
+  if (!c.ok()) {
+    std::string why = c.error;
+    std::replace(why.begin(), why.end(), '\n', ' ');
+    out += "# jobline_scheduler_up 0: " + why + "\n";
+  }
+  return out + fmt::format("jobline_scheduler_up {}\n", c.ok() ? 1 : 0);
 }
 
 }  // namespace
@@ -76,49 +124,12 @@ void page_metrics(App& app, const RequestPtr& req) {
         "# HELP jobline_step_duration_seconds From a step's start to its end.\n"
         "# TYPE jobline_step_duration_seconds summary\n" +
         dur_sum + dur_count;
-    std::string hosts, types;
-    int up = 0;
-    try {
-      jobctl::ControlClient client(app.config, std::chrono::seconds(3));
-      for (const auto& line : client.command("load")) {
-        std::istringstream words(line);
-        std::string host, running;
-        for (std::string w; words >> w;) {
-          if (w.rfind("host:", 0) == 0) host = w.substr(5);
-          if (w.rfind("running:", 0) == 0) running = w.substr(8);
-        }
-        if (!host.empty())
-          hosts += fmt::format("jobline_agents_running{{host=\"{}\"}} {}\n", label(host), running);
-      }
-      std::map<std::string, long long> per_type;
-      for (const auto& line : client.command("status")) {
-        // job:<jq> status:JOB_<STATE> type:<type>, priority:<p> running:<n> ...
-        std::istringstream words(line);
-        std::string type;
-        long long running = 0;
-        for (std::string w; words >> w;) {
-          if (w.rfind("type:", 0) == 0)
-            type = w.substr(5, w.size() - 5 - (w.back() == ',' ? 1 : 0));
-          if (w.rfind("running:", 0) == 0) running = std::atoll(w.c_str() + 8);
-        }
-        if (!type.empty()) per_type[type] += running;
-      }
-      for (const auto& [t, n] : per_type)
-        types += fmt::format("jobline_agents_running_by_type{{type=\"{}\"}} {}\n", label(t), n);
-      up = 1;
-    } catch (const std::exception&) {
-    }
-    out +=
-        "# HELP jobline_agents_running Agents running on each host.\n"
-        "# TYPE jobline_agents_running gauge\n" +
-        hosts +
-        "# HELP jobline_agents_running_by_type Agents running per agent type.\n"
-        "# TYPE jobline_agents_running_by_type gauge\n" +
-        types +
-        "# HELP jobline_scheduler_up Whether the scheduler's control interface answered.\n"
-        "# TYPE jobline_scheduler_up gauge\n" +
-        fmt::format("jobline_scheduler_up {}\n", up);
-    req->send(200, "text/plain; version=0.0.4; charset=utf-8", out);
+    // The agents from the scheduler, on the loop; the page waits for them (or the timeout).
+    jobctl::control_async(app.config, {"load", "status"}, kControlTimeout,
+                          [req, out](const jobctl::ControlResult& c) {
+                            req->send(200, "text/plain; version=0.0.4; charset=utf-8",
+                                      out + agent_metrics(c));
+                          });
   });
 }
 

@@ -2,27 +2,29 @@
 // scheduler's self-test accepted it (`agents`), each host with up/down and running/max (`load`).
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 #include <sstream>
 
-#include "control_client.hpp"
+#include "control_async.hpp"
 #include "html.hpp"
 #include "server.hpp"
 
 namespace web {
+namespace {
 
-void page_agents(App& app, const RequestPtr& req) {
+// The page from the scheduler's replies to `agents` and `load` (or its error).
+void render_agents(const App& app, const RequestPtr& req, const jobctl::ControlResult& r) {
   std::set<std::string> valid;
   std::map<std::string, std::string> running;  // host -> running
   std::set<std::string> down;                  // hosts the scheduler found down
-  std::string error;
-  try {
-    jobctl::ControlClient client(app.config, std::chrono::seconds(3));
-    for (const auto& line : client.command("agents")) {
+  const std::string& error = r.error;
+  if (r.ok()) {
+    for (const auto& line : r.replies[0]) {
       std::istringstream words(line);
       for (std::string w; words >> w;) valid.insert(w);
     }
-    for (const auto& line : client.command("load")) {
+    for (const auto& line : r.replies[1]) {
       // host:<name> address:<addr> max:<n> running:<n> down:<0|1>
       std::istringstream words(line);
       std::string host;
@@ -32,8 +34,6 @@ void page_agents(App& app, const RequestPtr& req) {
         if (w == "down:1") down.insert(host);
       }
     }
-  } catch (const std::exception& e) {
-    error = e.what();
   }
   std::string body;
   if (!error.empty())
@@ -72,6 +72,14 @@ void page_agents(App& app, const RequestPtr& req) {
   body += "</tbody></table>";
   for (const auto& w : app.config.warnings) body += "<p class=\"warning\">" + esc(w) + "</p>";
   req->html(200, page_begin("Agents and hosts", "/agents") + body + page_end());
+}
+
+}  // namespace
+
+void page_agents(App& app, const RequestPtr& req) {
+  jobctl::control_async(
+      app.config, {"agents", "load"}, kControlTimeout,
+      [&app, req](const jobctl::ControlResult& r) { render_agents(app, req, r); });
 }
 
 }  // namespace web

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <map>
 
-#include "control_client.hpp"
+#include "control_async.hpp"
 #include "html.hpp"
 #include "server.hpp"
 #include "step_view.hpp"
@@ -34,25 +34,23 @@ std::string log_tail(const std::string& path) {
   return text;
 }
 
-// The agents of the running steps, "pid@host" per step, from the scheduler's `status <jq>`
-// (one connection, at most kAgentQueries steps; empty when the scheduler cannot be reached).
+// The agents of the running steps, "pid@host" per step, from the replies to `status <jq>`
+// (one per step, in order).
 constexpr int kAgentQueries = 20;
-std::map<long long, std::string> agents_of(const App& app, const std::vector<long long>& steps) {
+constexpr std::chrono::seconds kAgentsTimeout{2};
+std::map<long long, std::string> agents_of(const std::vector<long long>& steps,
+                                           const jobctl::ControlResult& result) {
   std::map<long long, std::string> out;
-  if (steps.empty()) return out;
-  try {
-    jobctl::ControlClient client(app.config, std::chrono::seconds(2));
-    for (long long jq : steps) {
-      for (const auto& line : client.command(fmt::format("status {}", jq))) {
-        // agent:<pid> host:<host> type:<type> status:AGENT_<STATE> time:<...>
-        if (line.rfind("agent:", 0) != 0) continue;
-        std::string pid = line.substr(6, line.find(' ') - 6), host;
-        if (auto h = line.find(" host:"); h != std::string::npos)
-          host = line.substr(h + 6, line.find(' ', h + 6) - h - 6);
-        out[jq] += (out[jq].empty() ? "" : ", ") + pid + "@" + host;
-      }
+  for (std::size_t i = 0; i < steps.size() && i < result.replies.size(); ++i) {
+    long long jq = steps[i];
+    for (const auto& line : result.replies[i]) {
+      // agent:<pid> host:<host> type:<type> status:AGENT_<STATE> time:<...>
+      if (line.rfind("agent:", 0) != 0) continue;
+      std::string pid = line.substr(6, line.find(' ') - 6), host;
+      if (auto h = line.find(" host:"); h != std::string::npos)
+        host = line.substr(h + 6, line.find(' ', h + 6) - h - 6);
+      out[jq] += (out[jq].empty() ? "" : ", ") + pid + "@" + host;
     }
-  } catch (const std::exception&) {
   }
   return out;
 }
@@ -79,6 +77,64 @@ std::string step_actions(const App& app, const StepView& s) {
       "</form>",
       hidden(app, s.job, s.jq, op), op, op == "pause" ? "Pause" : "Restart");
   return out;
+}
+
+// The job's page from its query (see page_job) and the agents of its running steps.
+void render_job(App& app, const RequestPtr& req, long long job, const sched::QueryResult& r,
+                const std::map<long long, std::string>& agents) {
+  std::string rows, logs;
+  long long first_jq = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.is_null(i, 6)) continue;
+    StepView s = StepView::from(r, i, 6);
+    auto agent = agents.find(s.jq);
+    if (first_jq == 0) first_jq = s.jq;
+    rows += fmt::format(
+        "<tr data-jq=\"{0}\"><td>{0}</td><td>{1}</td>{2}<td>{3}</td><td class=\"start\">{4}</td>"
+        "<td class=\"secs\">{5}</td><td class=\"end\">{6}</td><td "
+        "class=\"endtext\">{7}</td><td>{8}</td>"
+        "<td>{9}</td></tr>\n",
+        s.jq, esc(s.type), s.live_cells(),
+        esc(agent != agents.end() ? agent->second
+            : s.host.empty()      ? "-"
+                                  : s.host),
+        esc(s.start.empty() ? "-" : s.start), s.secs ? duration_text(*s.secs) : "-",
+        esc(s.end.empty() ? "-" : s.end), esc(s.endtext), esc(s.depends.empty() ? "-" : s.depends),
+        step_actions(app, s));
+    std::string tail = log_tail(s.log);
+    logs +=
+        fmt::format("<details><summary>step {} {} log{}</summary><pre>{}</pre></details>\n", s.jq,
+                    esc(s.type), s.log.empty() ? " (none)" : ": " + esc(s.log), esc(tail));
+  }
+  long long n = r.get_long(0, 5);
+  std::string live = fmt::format(
+      "<table class=\"job-steps\"><thead><tr><th>Step</th><th>Type</th><th>State</th>"
+      "<th>Progress</th><th>Items</th><th>Rate</th><th>ETA</th><th>Pid@host</th><th>Start</th>"
+      "<th>Duration</th><th>End</th><th>End text</th><th>Depends on</th><th>Actions</th></tr>"
+      "</thead><tbody>{}</tbody></table>{}",
+      rows.empty() ? "<tr><td colspan=\"14\">No steps.</td></tr>" : rows,
+      n > kStepsPerJobPage ? fmt::format("<p>The first {} of {} steps.</p>", kStepsPerJobPage, n)
+                           : "");
+  if (req->query("fragment") == "1") return req->html(200, live);
+  std::string upload =
+      r.is_null(0, 4) ? "-" : fmt::format("<a href=\"/upload/{0}\">{0}</a>", r.get_long(0, 4));
+  std::string priority;
+  if (first_jq != 0)
+    priority = fmt::format(
+        "<form method=\"post\" action=\"/action\" class=\"inline\">{}<label>Priority "
+        "<input name=\"priority\" type=\"number\" value=\"{}\" min=\"-1000000\" max=\"1000000\">"
+        "</label> <button>Set</button></form>",
+        hidden(app, job, first_jq, "priority"), r.get_long(0, 2));
+  std::string head =
+      fmt::format("<p>Name <strong>{}</strong> · upload {} · queued {} · {} steps</p><p>{}</p>",
+                  esc(r.get(0, 1)), upload, esc(r.get(0, 3)), n, priority);
+  if (!req->query("error").empty())
+    head += "<p class=\"error\">" + esc(req->query("error")) + "</p>";
+  req->html(200, page_begin(fmt::format("Job {}", job), "/jobs", "job") + head +
+                     fmt::format("<div id=\"live\" data-job=\"{0}\" data-fragment=\"/job/{0}?"
+                                 "fragment=1\">",
+                                 job) +
+                     live + "</div><h2>Logs</h2>" + logs + page_end());
 }
 
 }  // namespace
@@ -161,64 +217,19 @@ SELECT j.job_pk, j.job_name, j.job_priority, to_char(j.job_queued, 'YYYY-MM-DD H
   app.db->query(sql, {std::to_string(job)}, [&app, req, job](const sched::QueryResult& r) {
     if (!r.ok()) return req->error(503, "database: " + r.error());
     if (r.rows() == 0) return req->error(404, fmt::format("job {} does not exist", job));
-    std::string rows, logs;
-    long long first_jq = 0;
     std::vector<long long> running;
+    std::vector<std::string> commands;
     for (int i = 0; i < r.rows() && static_cast<int>(running.size()) < kAgentQueries; ++i)
-      if (!r.is_null(i, 6) && (r.get(i, 9) == "running" || r.get(i, 9) == "paused"))
+      if (!r.is_null(i, 6) && (r.get(i, 9) == "running" || r.get(i, 9) == "paused")) {
         running.push_back(r.get_long(i, 6));
-    auto agents = agents_of(app, running);
-    for (int i = 0; i < r.rows(); ++i) {
-      if (r.is_null(i, 6)) continue;
-      StepView s = StepView::from(r, i, 6);
-      auto agent = agents.find(s.jq);
-      if (first_jq == 0) first_jq = s.jq;
-      rows += fmt::format(
-          "<tr data-jq=\"{0}\"><td>{0}</td><td>{1}</td>{2}<td>{3}</td><td class=\"start\">{4}</td>"
-          "<td class=\"secs\">{5}</td><td class=\"end\">{6}</td><td "
-          "class=\"endtext\">{7}</td><td>{8}</td>"
-          "<td>{9}</td></tr>\n",
-          s.jq, esc(s.type), s.live_cells(),
-          esc(agent != agents.end() ? agent->second
-              : s.host.empty()      ? "-"
-                                    : s.host),
-          esc(s.start.empty() ? "-" : s.start), s.secs ? duration_text(*s.secs) : "-",
-          esc(s.end.empty() ? "-" : s.end), esc(s.endtext),
-          esc(s.depends.empty() ? "-" : s.depends), step_actions(app, s));
-      std::string tail = log_tail(s.log);
-      logs +=
-          fmt::format("<details><summary>step {} {} log{}</summary><pre>{}</pre></details>\n", s.jq,
-                      esc(s.type), s.log.empty() ? " (none)" : ": " + esc(s.log), esc(tail));
-    }
-    long long n = r.get_long(0, 5);
-    std::string live = fmt::format(
-        "<table class=\"job-steps\"><thead><tr><th>Step</th><th>Type</th><th>State</th>"
-        "<th>Progress</th><th>Items</th><th>Rate</th><th>ETA</th><th>Pid@host</th><th>Start</th>"
-        "<th>Duration</th><th>End</th><th>End text</th><th>Depends on</th><th>Actions</th></tr>"
-        "</thead><tbody>{}</tbody></table>{}",
-        rows.empty() ? "<tr><td colspan=\"14\">No steps.</td></tr>" : rows,
-        n > kStepsPerJobPage ? fmt::format("<p>The first {} of {} steps.</p>", kStepsPerJobPage, n)
-                             : "");
-    if (req->query("fragment") == "1") return req->html(200, live);
-    std::string upload =
-        r.is_null(0, 4) ? "-" : fmt::format("<a href=\"/upload/{0}\">{0}</a>", r.get_long(0, 4));
-    std::string priority;
-    if (first_jq != 0)
-      priority = fmt::format(
-          "<form method=\"post\" action=\"/action\" class=\"inline\">{}<label>Priority "
-          "<input name=\"priority\" type=\"number\" value=\"{}\" min=\"-1000000\" max=\"1000000\">"
-          "</label> <button>Set</button></form>",
-          hidden(app, job, first_jq, "priority"), r.get_long(0, 2));
-    std::string head =
-        fmt::format("<p>Name <strong>{}</strong> · upload {} · queued {} · {} steps</p><p>{}</p>",
-                    esc(r.get(0, 1)), upload, esc(r.get(0, 3)), n, priority);
-    if (!req->query("error").empty())
-      head += "<p class=\"error\">" + esc(req->query("error")) + "</p>";
-    req->html(200, page_begin(fmt::format("Job {}", job), "/jobs", "job") + head +
-                       fmt::format("<div id=\"live\" data-job=\"{0}\" data-fragment=\"/job/{0}?"
-                                   "fragment=1\">",
-                                   job) +
-                       live + "</div><h2>Logs</h2>" + logs + page_end());
+        commands.push_back(fmt::format("status {}", running.back()));
+      }
+    if (running.empty()) return render_job(app, req, job, r, {});
+    // The pids from the scheduler; without it (unreachable, slow) the page shows the hosts.
+    jobctl::control_async(app.config, std::move(commands), kAgentsTimeout,
+                          [&app, req, job, r, running](const jobctl::ControlResult& c) {
+                            render_job(app, req, job, r, agents_of(running, c));
+                          });
   });
 }
 
@@ -245,20 +256,20 @@ void post_action(App& app, const RequestPtr& req) {
   } else {
     return req->error(400, "unknown action; expected kill, pause, restart or priority");
   }
-  try {
-    // Blocking, bounded: the scheduler answers a control command at once (docs/web.md).
-    jobctl::ControlClient client(app.config, std::chrono::seconds(3));
-    for (const auto& reply : client.command(line))
-      if (jobctl::is_error_line(reply))
-        return req->redirect(
-            fmt::format("/job/{}?error={}", job,
-                        std::unique_ptr<char, decltype(&g_free)>(
-                            g_uri_escape_string(reply.c_str(), nullptr, FALSE), &g_free)
-                            .get()));
-  } catch (const std::exception& e) {
-    return req->error(503, fmt::format("the scheduler cannot be reached: {}", e.what()));
-  }
-  req->redirect(fmt::format("/job/{}", job));
+  // On the loop, bounded: the exchange is paused until the scheduler answers or the timeout.
+  jobctl::control_async(
+      app.config, {line}, kControlTimeout, [req, job](const jobctl::ControlResult& r) {
+        if (!r.ok())
+          return req->error(503, fmt::format("the scheduler cannot be reached: {}", r.error));
+        for (const auto& reply : r.replies.front())
+          if (jobctl::is_error_line(reply))
+            return req->redirect(
+                fmt::format("/job/{}?error={}", job,
+                            std::unique_ptr<char, decltype(&g_free)>(
+                                g_uri_escape_string(reply.c_str(), nullptr, FALSE), &g_free)
+                                .get()));
+        req->redirect(fmt::format("/job/{}", job));
+      });
 }
 
 }  // namespace web

@@ -7,6 +7,7 @@
 
 #include <libsoup/soup.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -108,6 +109,10 @@ void page_upload_form(App& app, const RequestPtr& req);
 void post_upload(App& app, const RequestPtr& req);
 void page_results(App& app, const RequestPtr& req, long long upload);
 void page_metrics(App& app, const RequestPtr& req);
+
+// How long an action, the agents page and /metrics wait for the scheduler's control interface
+// (asynchronously: the loop goes on meanwhile).
+inline constexpr std::chrono::seconds kControlTimeout{3};
 
 // A positive decimal id from a URL or form field; 0 when `text` is not one.
 long long parse_id(const std::string& text);

@@ -21,10 +21,15 @@ function updateStep(row, s) {
     row.querySelectorAll("form").forEach((f) => f.remove());
 }
 
+// While a fragment is on its way, the events that arrive are kept (the latest per step): the
+// fragment may have been read before them, and nothing would send them again (events follow
+// the database's NOTIFYs; nothing re-reads the steps). They are applied again once it is in.
 let refetching = false;
+let during = null;
 function refetch(live) {
   if (refetching) return;
   refetching = true;
+  during = new Map();
   fetch(live.dataset.fragment, { credentials: "same-origin" })
     .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
     .then((html) => {
@@ -33,7 +38,23 @@ function refetch(live) {
       live.replaceChildren(...doc.body.firstChild.childNodes);
     })
     .catch(() => {})
-    .finally(() => { refetching = false; });
+    .finally(() => {
+      refetching = false;
+      const missed = during;
+      during = null;
+      missed.forEach((s) => apply(live, s));
+    });
+}
+
+function apply(live, s) {
+  if (during) during.set(s.jq, s);
+  const rows = live.querySelectorAll('[data-jq="' + Number(s.jq) + '"]');
+  if (rows.length) {
+    rows.forEach((row) => updateStep(row, s));
+  } else if (document.body.dataset.live === "jobs" ||
+             (live.dataset.job && Number(live.dataset.job) === s.job)) {
+    refetch(live);  // a step or job this page does not show yet
+  }
 }
 
 function follow() {
@@ -41,14 +62,7 @@ function follow() {
   if (!live || !window.EventSource) return;
   const source = new EventSource("/events");
   source.addEventListener("step", (e) => {
-    const s = JSON.parse(e.data);
-    const rows = live.querySelectorAll('[data-jq="' + Number(s.jq) + '"]');
-    if (rows.length) {
-      rows.forEach((row) => updateStep(row, s));
-    } else if (document.body.dataset.live === "jobs" ||
-               (live.dataset.job && Number(live.dataset.job) === s.job)) {
-      refetch(live);  // a step or job this page does not show yet
-    }
+    apply(live, JSON.parse(e.data));
     document.body.dataset.updated = String(Date.now());
   });
   // Changes between the page's rendering and this connection (or while it was broken) came
