@@ -1,8 +1,9 @@
 // The upload form and POST /upload: a server path inside [web] upload_roots, or an archive sent
 // from the browser (kept in [web] upload_dir), registered as an upload and queued through the
 // agents' plugins exactly as `jobctl upload` does: the upload row and queue_for_upload in one
-// transaction. That transaction uses libagent's blocking connection (queue_plan's API): a few
-// milliseconds on the loop, documented in docs/web.md.
+// transaction. That transaction uses libagent's blocking connection (queue_plan's API), so it
+// runs in a worker thread of GLib's pool (GTask) with a connection of its own and a copy of
+// what it needs; the request waits, paused, and is answered on the loop when it is done.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <glib/gstdio.h>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 
 #include "agent/db.hpp"
 #include "html.hpp"
@@ -85,6 +87,64 @@ std::string form(const App& app, const std::string& message) {
       app.web.upload_limit >> 20, boxes.empty() ? "No agent has a [plugin] group." : boxes);
 }
 
+// One upload being queued in a worker thread: what the worker reads and writes (the task's
+// data, which may be freed on either thread), and the request that waits for it (the callback's
+// data, touched and freed on the loop only).
+struct QueueingWork {
+  std::string conninfo;
+  sched::Config config;  // a copy: the worker reads nothing of App
+  jobctl::QueueRequest q;
+  std::string path, name;
+  long long job = 0;
+  std::string error;
+};
+struct WaitingRequest {
+  App* app;
+  RequestPtr req;
+};
+
+void queue_in_worker(GTask* task, gpointer, gpointer data, GCancellable*) {
+  auto* w = static_cast<QueueingWork*>(data);
+  try {
+    agent::Database db(w->conninfo);
+    jobctl::QueueResult r = jobctl::in_transaction(db, [&] {
+      w->q.upload = std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, "
+                                       "upload_origin) VALUES ($1, $2, 'web') RETURNING upload_pk",
+                                       {w->path, w->name.substr(0, 200)})
+                                   .get(0, 0));
+      return jobctl::queue_for_upload(db, w->config, w->q);
+    });
+    w->job = r.job;
+  } catch (const std::exception& e) {
+    w->error = e.what();
+  }
+  g_task_return_boolean(task, TRUE);
+}
+
+void queued(GObject*, GAsyncResult* result, gpointer data) {
+  std::unique_ptr<WaitingRequest> waiting(static_cast<WaitingRequest*>(data));
+  const auto* w = static_cast<const QueueingWork*>(g_task_get_task_data(G_TASK(result)));
+  const RequestPtr& req = waiting->req;
+  if (!w->error.empty())
+    req->html(500, page_begin("Upload", "/upload") + "<p class=\"error\">" +
+                       esc("queueing failed: " + w->error) + "</p>" + form(*waiting->app, "") +
+                       page_end());
+  else if (w->job == 0)
+    req->redirect(fmt::format("/upload/{}", w->q.upload));
+  else
+    req->redirect(fmt::format("/job/{}", w->job));
+}
+
+void queue_upload(App& app, const RequestPtr& req, jobctl::QueueRequest q, std::string path,
+                  std::string name) {
+  auto* w = new QueueingWork{app.conninfo, app.config, std::move(q), std::move(path),
+                             std::move(name), 0, {}};
+  GTask* task = g_task_new(nullptr, nullptr, queued, new WaitingRequest{&app, req});
+  g_task_set_task_data(task, w, [](gpointer p) { delete static_cast<QueueingWork*>(p); });
+  g_task_run_in_thread(task, queue_in_worker);
+  g_object_unref(task);
+}
+
 }  // namespace
 
 void page_upload_form(App& app, const RequestPtr& req) {
@@ -125,20 +185,7 @@ void post_upload(App& app, const RequestPtr& req) {
   if (name.empty())
     name = file != nullptr ? safe_name(file->filename)
                            : std::filesystem::path(path).filename().string();
-  try {
-    agent::Database db(app.conninfo);
-    jobctl::QueueResult r = jobctl::in_transaction(db, [&] {
-      q.upload = std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, "
-                                    "upload_origin) VALUES ($1, $2, 'web') RETURNING upload_pk",
-                                    {path, name.substr(0, 200)})
-                                .get(0, 0));
-      return jobctl::queue_for_upload(db, app.config, q);
-    });
-    if (r.job == 0) return req->redirect(fmt::format("/upload/{}", q.upload));
-    req->redirect(fmt::format("/job/{}", r.job));
-  } catch (const std::exception& e) {
-    fail(500, fmt::format("queueing failed: {}", e.what()));
-  }
+  queue_upload(app, req, std::move(q), std::move(path), std::move(name));
 }
 
 }  // namespace web

@@ -2,8 +2,10 @@
 // jobline_progress (migration 008) with no periodic re-read, and the control interface is used
 // asynchronously, so that a scheduler that does not answer (here a fake one: a real listening
 // Unix socket at the control socket's path that accepts and stays silent) delays only the
-// request that needs it. Real PostgreSQL, scheduler and jobline-web over HTTP.
+// request that needs it; an upload is queued in a worker thread, so a transaction waiting for
+// a lock stalls nothing else either. Real PostgreSQL, scheduler and jobline-web over HTTP.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -11,6 +13,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -164,6 +167,40 @@ TEST(WebLive, APageIsServedWhileAnActionWaitsForTheScheduler) {
   t.join();
   EXPECT_EQ(action.status, 303) << action.head << action.body;
   EXPECT_TRUE(action.header("Location").ends_with("/job/5")) << action.head;
+}
+
+// Queueing an upload runs in a worker thread: while its transaction waits for a lock, pages
+// are served; once the lock goes, the upload is queued and answered.
+TEST(WebLive, APageIsServedWhileAnUploadWaitsForTheDatabase) {
+  WebServer w;
+  w.start_web();
+  std::string csrf = w.csrf();
+  std::filesystem::create_directories(w.root() + "/src");
+  PGconn* locker = PQconnectdb(w.db().conninfo().c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK) << PQerrorMessage(locker);
+  PQclear(PQexec(locker, "BEGIN; LOCK TABLE upload IN EXCLUSIVE MODE"));
+  webtest::Response upload;
+  std::atomic<bool> upload_done{false};
+  std::thread t([&] {
+    upload = post(w.port(), "/upload",
+                  "csrf=" + csrf + "&path=" + webtest::url_encode(w.root() + "/src") +
+                      "&agent=scan");
+    upload_done = true;
+  });
+  // The upload's INSERT waits for the lock.
+  ASSERT_TRUE(test::eventually([&] {
+    return w.db().query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                        "'INSERT INTO upload%' AND wait_event_type = 'Lock'") == "1";
+  }));
+  auto jobs = get(w.port(), "/jobs");
+  EXPECT_EQ(jobs.status, 200);
+  EXPECT_FALSE(upload_done) << "the upload was answered while its transaction waited";
+  PQclear(PQexec(locker, "COMMIT"));
+  PQfinish(locker);
+  t.join();
+  EXPECT_EQ(upload.status, 303) << upload.head << upload.body;
+  EXPECT_TRUE(contains(upload.header("Location"), "/job/")) << upload.head;
+  EXPECT_EQ(w.db().query("SELECT count(*) FROM jobqueue"), "2");  // unpack, scan
 }
 
 // A scheduler that never answers: the action, /metrics and /agents say so after the timeout;
