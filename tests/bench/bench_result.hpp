@@ -22,13 +22,15 @@ inline std::string number(double v) {
   return fmt::format("{:.3f}", v);
 }
 
-// met: 1 yes, 0 no, -1 no target.
+// met: 1 yes, 0 no, -1 no target. limit_what "-": no limit (limit and ratio print as "-").
 inline void result(const std::string& id, const std::string& what, double figure,
                    const std::string& unit, const std::string& limit_what, double limit,
                    double ratio, const std::string& target, int met) {
-  std::cout << fmt::format("RESULT\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3f}\t{}\t{}", id, what,
-                           number(figure), unit, limit_what, number(limit), ratio,
-                           target.empty() ? "-" : target, met < 0 ? "-" : (met ? "yes" : "no"))
+  bool none = limit_what == "-";
+  std::cout << fmt::format("RESULT\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}", id, what, number(figure),
+                           unit, limit_what, none ? "-" : number(limit),
+                           none ? "-" : fmt::format("{:.3f}", ratio), target.empty() ? "-" : target,
+                           met < 0 ? "-" : (met ? "yes" : "no"))
             << std::endl;
 }
 
