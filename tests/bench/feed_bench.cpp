@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "bench_result.hpp"
+#include "bench_wait.hpp"
 #include "feed_replay.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
@@ -79,11 +80,10 @@ Outcome run(long long rows, int hosts, bool ssh, int per_host = 2,
   step.type = "trivial";
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  auto t0 = Clock::now();
   long long pk = h.queue(step);
   Outcome out;
-  if (!h.wait_ended(pk, 3600s)) throw std::runtime_error("step did not end:\n" + h.log());
-  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!bench::wait_ended(h, pk, 3600s)) throw std::runtime_error("step did not end:\n" + h.log());
+  out.seconds = bench::step_seconds(h, pk);  // jq_starttime to jq_endtime
   out.rows = h.items(pk);
   out.endtext = h.endtext(pk);
   out.hwm_kib = vm_hwm_kib(h.process()->pid());
@@ -177,7 +177,7 @@ void vs_xargs(long long items, long long sample) {
   step.args = fmt::format("SELECT md5(i::text) AS k FROM generate_series(1, {}) i", items);
   step.runonpfile = "k";
   long long pk = h.queue(step);
-  if (!h.wait_ended(pk, 600s) || h.endtext(pk) != "Completed")
+  if (!bench::wait_ended(h, pk, 600s) || h.endtext(pk) != "Completed")
     throw std::runtime_error("(f) the step did not complete:\n" + h.log());
   double secs = std::stod(h.db().query(fmt::format(
       "SELECT extract(epoch FROM jq_endtime - job_queued) FROM jobqueue JOIN job ON job_pk = "

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "bench_result.hpp"
+#include "bench_wait.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
 
@@ -156,7 +157,7 @@ void five_hundred(int agents) {
     std::ifstream(file) >> ok;
     ms.push_back(static_cast<double>(ok - std::stoll(row[0].substr(bar + 1))) / 1e6);
   }
-  if (!h.wait_ended(busy, 600s)) throw std::runtime_error("the busy step did not end");
+  if (!bench::wait_ended(h, busy, 600s)) throw std::runtime_error("the busy step did not end");
   double cpu = cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
   long long items = h.items(busy);

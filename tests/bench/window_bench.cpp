@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "bench_result.hpp"
+#include "bench_wait.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
 
@@ -197,15 +198,10 @@ double sql(long rows, int window) {
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
   long long pk = h.queue(step);
-  for (auto deadline = Clock::now() + std::chrono::minutes(10);;) {
-    if (!h.column(pk, "jq_endtime").empty()) break;
-    if (Clock::now() > deadline) throw std::runtime_error("sql: the step did not end");
-    usleep(100'000);
-  }
+  if (!bench::wait_ended(h, pk, std::chrono::minutes(10)))
+    throw std::runtime_error("sql: the step did not end");
   if (h.endtext(pk) != "Completed") throw std::runtime_error("sql: step " + h.endtext(pk));
-  double secs = std::stod(h.db().query(fmt::format(
-      "SELECT extract(epoch FROM jq_endtime - jq_starttime) FROM jobqueue WHERE jq_pk = {}", pk)));
-  return static_cast<double>(rows) / secs;
+  return static_cast<double>(rows) / bench::step_seconds(h, pk);
 }
 
 // The best of 3 runs of f(n / 3).
