@@ -12,7 +12,8 @@ doc=${2:-$src/docs/PERFORMANCE.md}
 
 : "${BENCH_A_ITEMS:=100000}" "${BENCH_A_ROWS:=50000}" "${BENCH_B_SAMPLES:=200}"
 : "${BENCH_C_STEPS:=500}" "${BENCH_D_ROWS:=1000000}" "${BENCH_E_STEPS:=100000}"
-: "${BENCH_E_AGENTS:=500}" "${BENCH_F_ITEMS:=10000}" "${BENCH_F_SAMPLE:=2000}"
+: "${BENCH_E_AGENTS:=500}" "${BENCH_E_DRAINED:=10000}" "${BENCH_F_ITEMS:=10000}"
+: "${BENCH_F_SAMPLE:=2000}"
 
 state="$build/bench-state"
 rm -rf "$state"
@@ -52,8 +53,8 @@ run_one bc "INSERT -> first OK / step ended; steps/s at host max 1, 2, 8" \
   "$bin/bench_scheduler" "$BENCH_B_SAMPLES" "$BENCH_C_STEPS"
 run_one d "SQL-fed rows/s, 1 and 2 agents, vs replayed statements; RSS" \
   "$bin/feed_bench" --replay "$BENCH_D_ROWS"
-run_one e "500 agents at once; $BENCH_E_STEPS queued steps drained" \
-  "$bin/load_bench" "$BENCH_E_STEPS" "$BENCH_E_AGENTS"
+run_one e "500 agents at once; $BENCH_E_STEPS steps queued, $BENCH_E_DRAINED drained" \
+  "$bin/load_bench" "$BENCH_E_STEPS" "$BENCH_E_AGENTS" "$BENCH_E_DRAINED"
 run_one f "$BENCH_F_ITEMS items vs xargs -P 2 -n 1 and GNU parallel" \
   "$bin/feed_bench" --xargs "$BENCH_F_ITEMS" "$BENCH_F_SAMPLE"
 if [[ -x "$bin/durable_bench" ]]; then
@@ -77,7 +78,8 @@ printf '\n==> Results (ratio = figure / limit)\n'
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 pg_version=$(psql -X -qAt -d "$(cat "$state/pg/conninfo")" -c 'SHOW server_version')
 commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$src" diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+git -C "$src" diff --quiet HEAD -- . ':!docs/PERFORMANCE.md' 2>/dev/null ||
+  commit="$commit (with uncommitted changes)"
 met=$(awk -F'\t' '$9 == "yes"' "$results" | wc -l)
 missed=$(awk -F'\t' '$9 == "no"' "$results" | wc -l)
 {
@@ -97,7 +99,7 @@ as a ratio (figure / limit); the issue's targets are marked met or missed.
 | PostgreSQL | $pg_version (a private cluster on this machine, fsync off) |
 | build | Release (\`build-release/\`) |
 | load average | $load_before before, $load_after after ($minutes min) |
-| sizes | a: $BENCH_A_ITEMS items, $BENCH_A_ROWS rows; b: $BENCH_B_SAMPLES steps; c: $BENCH_C_STEPS steps a width; d: $BENCH_D_ROWS rows; e: $BENCH_E_STEPS steps, $BENCH_E_AGENTS agents; f: $BENCH_F_ITEMS items (xargs, parallel: the first $BENCH_F_SAMPLE) |
+| sizes | a: $BENCH_A_ITEMS items, $BENCH_A_ROWS rows; b: $BENCH_B_SAMPLES steps; c: $BENCH_C_STEPS steps a width; d: $BENCH_D_ROWS rows; e: $BENCH_E_AGENTS agents, $BENCH_E_STEPS steps queued and the first $BENCH_E_DRAINED drained; f: $BENCH_F_ITEMS items (xargs, parallel: the first $BENCH_F_SAMPLE) |
 
 Targets: $met met, $missed missed.
 
