@@ -1,12 +1,15 @@
-// bench_scheduler: issue 4's two measurements of the scheduler, built but not run by CTest.
-//   (a) latency from the INSERT of a step (clock_timestamp() in the inserting transaction, which
-//       commits right after) to the moment its agent writes OK: the agent is stamp_agent (libc
-//       only), writing CLOCK_REALTIME in ns to a file just before its OK. One step at a
-//       time on an idle scheduler (poll_interval 60 s: NOTIFY does the waking); median and p90.
-//   (b) throughput: one-line plain steps of fake_agent --ok completed per second (500 steps
-//       queued in one INSERT, host max 8), against how many times per second the same binary
-//       can merely be spawned and waited for (sequentially, and 8 at a time), as ratios.
-// Usage: bench_scheduler [samples (50)] [steps (500)]. Needs JOBLINE_BUILD_DIR,
+// bench_scheduler: issue 18 benchmarks (b) and (c) (issue 4's two measurements), built but not
+// run by CTest; prints RESULT lines (bench_result.hpp).
+//   (b) latency from the INSERT of a step (clock_timestamp() in the inserting transaction, which
+//       commits right after) to the moment its agent writes OK, and to the step's jq_endtime:
+//       the agent is stamp_agent (libc only), writing CLOCK_REALTIME in ns to a file just
+//       before its OK. One step at a time on an idle scheduler (poll_interval 60 s: NOTIFY does
+//       the waking); median and p99, against the agent's own spawn time (posix_spawn until its
+//       OK is read from its stdout, same count, median and p99).
+//   (c) throughput: one-line plain steps of fake_agent --ok completed per second (steps
+//       queued in one INSERT) at host max 1, 2 and 8, against how many times per second the
+//       same binary can merely be spawned and waited for at that width, as ratios.
+// Usage: bench_scheduler [samples (200)] [steps (500)]. Needs JOBLINE_BUILD_DIR,
 // JOBLINE_SOURCE_DIR and JOBLINE_TEST_STATE (docs/testing.md); starts the pg fixture when it
 // is not up (and stops it again).
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_result.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
 
@@ -41,6 +45,34 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
+// Milliseconds from posix_spawn of stamp_agent until its "OK" is read from its stdout pipe.
+double spawn_to_ok_ms(const std::string& agent, const std::string& dir) {
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  std::string jq = "--jqId=spawn";
+  std::vector<char*> argv{const_cast<char*>(agent.c_str()), const_cast<char*>(dir.c_str()),
+                          const_cast<char*>("--scheduler_start"), jq.data(), nullptr};
+  auto t0 = Clock::now();
+  pid_t pid;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("posix_spawn failed");
+  close(out[1]);
+  char buf[8];
+  ssize_t r = read(out[0], buf, sizeof buf);
+  auto t1 = Clock::now();
+  close(out[0]);
+  posix_spawn_file_actions_destroy(&fa);
+  int status;
+  waitpid(pid, &status, 0);
+  if (r < 3) throw std::runtime_error("stamp_agent said no OK");
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
 void latency(int samples) {
   std::string agent = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
@@ -52,7 +84,7 @@ void latency(int samples) {
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
-  std::vector<double> ms;
+  std::vector<double> ok_ms, end_ms, spawn_ms;
   for (int i = 0; i < samples; ++i) {
     auto row = h.db().rows(
         "SELECT queue_step(queue_job('bench'), 'stamp', 'x'), "
@@ -65,13 +97,33 @@ void latency(int samples) {
       throw std::runtime_error("step " + std::to_string(jq) + " never said OK:\n" + h.log());
     long long ok = 0;
     std::ifstream(file) >> ok;
-    ms.push_back(static_cast<double>(ok - inserted) / 1e6);
+    ok_ms.push_back(static_cast<double>(ok - inserted) / 1e6);
     if (!h.wait_ended(jq, 30s)) throw std::runtime_error("step did not end:\n" + h.log());
+    long long ended = std::stoll(h.db().query(fmt::format(
+        "SELECT (extract(epoch FROM jq_endtime) * 1e9)::bigint FROM jobqueue WHERE jq_pk = {}",
+        jq)));
+    end_ms.push_back(static_cast<double>(ended - inserted) / 1e6);
+    spawn_ms.push_back(spawn_to_ok_ms(agent, dir.path()));
   }
-  fmt::print("(a) INSERT -> agent's first OK, {} steps one at a time:\n", samples);
-  fmt::print("    median {:.2f} ms   p90 {:.2f} ms   min {:.2f} ms   max {:.2f} ms\n",
-             percentile(ms, 0.5), percentile(ms, 0.9), *std::min_element(ms.begin(), ms.end()),
-             *std::max_element(ms.begin(), ms.end()));
+  double spawn = percentile(spawn_ms, 0.5), ok50 = percentile(ok_ms, 0.5);
+  double ok99 = percentile(ok_ms, 0.99), end50 = percentile(end_ms, 0.5);
+  double end99 = percentile(end_ms, 0.99), spawn99 = percentile(spawn_ms, 0.99);
+  fmt::print("(b) INSERT -> agent's first OK, {} steps one at a time:\n", samples);
+  fmt::print("    median {:.2f} ms   p99 {:.2f} ms   min {:.2f} ms   max {:.2f} ms\n", ok50, ok99,
+             *std::min_element(ok_ms.begin(), ok_ms.end()),
+             *std::max_element(ok_ms.begin(), ok_ms.end()));
+  fmt::print("    INSERT -> step ended: median {:.2f} ms   p99 {:.2f} ms\n", end50, end99);
+  fmt::print("    bare spawn -> OK of stamp_agent: median {:.2f} ms   p99 {:.2f} ms\n", spawn,
+             spawn99);
+  std::string lw = "bare spawn->OK of the agent, median", lw99 = "the same, p99";
+  bench::result("b.first_ok.median", "INSERT -> first OK, median (target: within 1 ms of spawn)",
+                ok50, "ms", lw, spawn, ok50 / spawn, "<= spawn + 1 ms", ok50 <= spawn + 1 ? 1 : 0);
+  bench::result("b.first_ok.p99", "INSERT -> first OK, p99", ok99, "ms", lw99, spawn99,
+                ok99 / spawn99, "< 10 ms", ok99 < 10 ? 1 : 0);
+  bench::result("b.ended.median", "INSERT -> step ended (jq_endtime), median", end50, "ms", lw,
+                spawn, end50 / spawn, "-", -1);
+  bench::result("b.ended.p99", "INSERT -> step ended (jq_endtime), p99", end99, "ms", lw99, spawn99,
+                end99 / spawn99, "-", -1);
 }
 
 // Spawns `argv` `n` times, `parallel` at a time, each with stdin /dev/null; returns per second.
@@ -100,11 +152,11 @@ double spawn_rate(const std::vector<std::string>& args, int n, int parallel) {
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-void throughput(int steps) {
+void throughput(int steps, int width) {
   std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
   test::SchedulerSettings s;
   s.heartbeat_timeout = 600;
-  s.hosts[0].max = 8;
+  s.hosts[0].max = width;
   s.agents = {test::fake_agent("ok", "--ok")};
   test::SchedulerHarness h(s);
   h.start();
@@ -131,14 +183,15 @@ void throughput(int steps) {
       std::stod(h.db().query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
                              "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   double rate = steps / secs;
-  std::vector<std::string> argv{fake, "--ok", "--scheduler_start"};
-  double seq = spawn_rate(argv, steps, 1), par = spawn_rate(argv, steps, 8);
-  fmt::print("(b) {} one-line steps of fake_agent --ok, host max 8: {:.2f} s = {:.1f} steps/s\n",
-             steps, secs, rate);
-  fmt::print("    bare spawn+wait of the same binary: {:.1f}/s sequential, {:.1f}/s 8 at a time\n",
-             seq, par);
-  fmt::print("    ratio steps/s : spawns/s = {:.3f} (sequential), {:.3f} (8 at a time)\n",
-             rate / seq, rate / par);
+  h.stop();
+  double bare = spawn_rate({fake, "--ok", "--scheduler_start"}, steps, width);
+  fmt::print(
+      "(c) {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} steps/s; "
+      "bare spawn+wait {} at a time: {:.1f}/s\n",
+      steps, width, secs, rate, width, bare);
+  bench::at_least(fmt::format("c.steps.max{}", width),
+                  fmt::format("one-line steps/s, host max {}", width), rate, "steps/s",
+                  fmt::format("bare spawn+wait, {} at a time", width), bare, 0.9);
 }
 
 bool start_pg() {
@@ -158,13 +211,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  int samples = argc > 1 ? std::atoi(argv[1]) : 50;
+  int samples = argc > 1 ? std::atoi(argv[1]) : 200;
   int steps = argc > 2 ? std::atoi(argv[2]) : 500;
   bool started = false;
   try {
     started = start_pg();
     latency(samples);
-    throughput(steps);
+    for (int width : {1, 2, 8}) throughput(steps, width);
   } catch (const std::exception& e) {
     std::cerr << "bench_scheduler: " << e.what() << "\n";
     if (started)
