@@ -1,10 +1,16 @@
 // agent::Database, Result and Transaction over libpq: one connection, parameterised
 // statements only (PQexecParams, text format), every failure an agent::Error with SQLSTATE.
+// send() queues statements in libpq's pipeline mode; the next exec()/sync() sends a Sync after
+// them and reads every result up to it, then leaves pipeline mode again, so the connection is
+// in pipeline mode only while statements are queued.
 #include "agent/db.hpp"
 
 #include <libpq-fe.h>
 
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent {
@@ -15,11 +21,77 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-[[noreturn]] void throw_result_error(const PGresult* res, PGconn* conn) {
+Error result_error(const PGresult* res, PGconn* conn) {
   std::string message = res ? PQresultErrorMessage(res) : "";
   if (message.empty()) message = PQerrorMessage(conn);
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  throw Error(trimmed(message), state ? state : "");
+  return Error(trimmed(message), state ? state : "");
+}
+
+[[noreturn]] void throw_result_error(const PGresult* res, PGconn* conn) {
+  throw result_error(res, conn);
+}
+
+// Parameters as libpq wants them: NUL-terminated text, nullptr for NULL.
+struct TextParams {
+  explicit TextParams(std::span<const Database::Param> params) {
+    values.reserve(params.size());
+    pointers.reserve(params.size());
+    for (const Database::Param& p : params) {
+      if (p) {
+        values.emplace_back(*p);
+        pointers.push_back(values.back().c_str());
+      } else {
+        pointers.push_back(nullptr);
+      }
+    }
+  }
+  int size() const { return static_cast<int>(pointers.size()); }
+  std::vector<std::string> values;
+  std::vector<const char*> pointers;
+};
+
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+void send_statement(PGconn* conn, const std::string& statement, const TextParams& params) {
+  if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn) != 1)
+    throw Error("cannot enter pipeline mode: " + trimmed(PQerrorMessage(conn)));
+  if (PQsendQueryParams(conn, statement.c_str(), params.size(), nullptr, params.pointers.data(),
+                        nullptr, nullptr, 0) != 1)
+    throw Error("cannot send a statement to the database: " + trimmed(PQerrorMessage(conn)));
+}
+
+// Ends the pipeline: sends a Sync, reads every queued statement's result up to it and leaves
+// pipeline mode. Returns the first failure (statements after it were skipped by the server);
+// `last` receives the result of the last statement that succeeded. Throws agent::Error when
+// the connection is lost.
+std::optional<Error> finish_pipeline(PGconn* conn, ResultPtr* last) {
+  const auto lost = [conn] {
+    return Error("lost the database connection: " + trimmed(PQerrorMessage(conn)));
+  };
+  if (PQpipelineSync(conn) != 1) throw lost();
+  std::optional<Error> first;
+  bool after_null = false;
+  for (;;) {
+    ResultPtr res(PQgetResult(conn), &PQclear);
+    if (!res) {
+      // Each statement's results end with one nullptr; two in a row: nothing more will come.
+      if (after_null || PQstatus(conn) == CONNECTION_BAD) throw lost();
+      after_null = true;
+      continue;
+    }
+    after_null = false;
+    const ExecStatusType st = PQresultStatus(res.get());
+    if (st == PGRES_PIPELINE_SYNC) {
+      if (PQexitPipelineMode(conn) != 1) throw lost();
+      return first;
+    }
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (last) *last = std::move(res);
+    } else if (st != PGRES_PIPELINE_ABORTED && !first) {  // aborted: skipped after a failure
+      first = result_error(res.get(), conn);
+    }
+  }
 }
 
 }  // namespace
@@ -94,22 +166,16 @@ Result Database::exec(std::string_view sql, std::initializer_list<Param> params)
 
 Result Database::exec(std::string_view sql, std::span<const Param> params) {
   if (!conn_) throw Error("Database: used after being moved from");
-  // libpq wants NUL-terminated text for the statement and text-format values.
   const std::string statement(sql);
-  std::vector<std::string> values;
-  values.reserve(params.size());
-  std::vector<const char*> pointers;
-  pointers.reserve(params.size());
-  for (const Param& p : params) {
-    if (p) {
-      values.emplace_back(*p);
-      pointers.push_back(values.back().c_str());
-    } else {
-      pointers.push_back(nullptr);
-    }
+  const TextParams values(params);
+  if (pipelined()) {  // after the queued statements, in the same round trip
+    send_statement(conn_.get(), statement, values);
+    ResultPtr last(nullptr, &PQclear);
+    if (auto error = finish_pipeline(conn_.get(), &last)) throw std::move(*error);
+    return Result(last.release());
   }
-  Result result(PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(pointers.size()),
-                             nullptr, pointers.data(), nullptr, nullptr, 0));
+  Result result(PQexecParams(conn_.get(), statement.c_str(), values.size(), nullptr,
+                             values.pointers.data(), nullptr, nullptr, 0));
   const ExecStatusType st = PQresultStatus(result.res_.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     throw_result_error(result.res_.get(), conn_.get());
@@ -117,13 +183,39 @@ Result Database::exec(std::string_view sql, std::span<const Param> params) {
   return result;
 }
 
+void Database::send(std::string_view sql, std::initializer_list<Param> params) {
+  send(sql, std::span<const Param>(params.begin(), params.size()));
+}
+
+void Database::send(std::string_view sql, std::span<const Param> params) {
+  if (!conn_) throw Error("Database: used after being moved from");
+  send_statement(conn_.get(), std::string(sql), TextParams(params));
+}
+
+void Database::sync() {
+  if (!pipelined()) return;
+  if (auto error = finish_pipeline(conn_.get(), nullptr)) throw std::move(*error);
+}
+
+bool Database::pipelined() const {
+  return conn_ && PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF;
+}
+
 void Database::begin() {
   exec("BEGIN");
 }
+
 void Database::commit() {
-  exec("COMMIT");
+  const Result r = exec("COMMIT");
+  // A failed transaction "commits" as a ROLLBACK, without an error.
+  if (std::string_view(PQcmdStatus(r.res_.get())) != "COMMIT")
+    throw Error("COMMIT: the transaction had failed and was rolled back", "25P02");
 }
+
 void Database::rollback() {
+  // A queued statement that failed would make the server skip a ROLLBACK in its pipeline:
+  // end the pipeline first (its errors do not matter any more).
+  if (pipelined()) (void)finish_pipeline(conn_.get(), nullptr);
   exec("ROLLBACK");
 }
 
@@ -156,8 +248,8 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+  db_.commit();  // when it throws, the destructor still rolls back (harmless if already over)
   open_ = false;
-  db_.commit();
 }
 
 }  // namespace agent
