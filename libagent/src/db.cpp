@@ -1,97 +1,30 @@
 // agent::Database, Result and Transaction over libpq: one connection, parameterised
 // statements only (PQexecParams, text format), every failure an agent::Error with SQLSTATE.
-// send() queues statements in libpq's pipeline mode; the next exec()/sync() sends a Sync after
-// them and reads every result up to it, then leaves pipeline mode again, so the connection is
-// in pipeline mode only while statements are queued.
+// send() queues statements in libpq's pipeline mode (db_pipeline.cpp); the next exec()/sync()
+// sends a Sync after them and reads every result up to it, then leaves pipeline mode again, so
+// the connection is in pipeline mode only while statements are queued.
 #include "agent/db.hpp"
 
 #include <libpq-fe.h>
 
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "db_pipeline.hpp"
 
 namespace agent {
+
+using detail::finish_pipeline;
+using detail::result_error;
+using detail::ResultPtr;
+using detail::send_statement;
+using detail::TextParams;
+using detail::trimmed;
+
 namespace {
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-Error result_error(const PGresult* res, PGconn* conn) {
-  std::string message = res ? PQresultErrorMessage(res) : "";
-  if (message.empty()) message = PQerrorMessage(conn);
-  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  return Error(trimmed(message), state ? state : "");
-}
 
 [[noreturn]] void throw_result_error(const PGresult* res, PGconn* conn) {
   throw result_error(res, conn);
-}
-
-// Parameters as libpq wants them: NUL-terminated text, nullptr for NULL.
-struct TextParams {
-  explicit TextParams(std::span<const Database::Param> params) {
-    values.reserve(params.size());
-    pointers.reserve(params.size());
-    for (const Database::Param& p : params) {
-      if (p) {
-        values.emplace_back(*p);
-        pointers.push_back(values.back().c_str());
-      } else {
-        pointers.push_back(nullptr);
-      }
-    }
-  }
-  int size() const { return static_cast<int>(pointers.size()); }
-  std::vector<std::string> values;
-  std::vector<const char*> pointers;
-};
-
-using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
-
-void send_statement(PGconn* conn, const std::string& statement, const TextParams& params) {
-  if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn) != 1)
-    throw Error("cannot enter pipeline mode: " + trimmed(PQerrorMessage(conn)));
-  if (PQsendQueryParams(conn, statement.c_str(), params.size(), nullptr, params.pointers.data(),
-                        nullptr, nullptr, 0) != 1)
-    throw Error("cannot send a statement to the database: " + trimmed(PQerrorMessage(conn)));
-}
-
-// Ends the pipeline: sends a Sync, reads every queued statement's result up to it and leaves
-// pipeline mode. Returns the first failure (statements after it were skipped by the server);
-// `last` receives the result of the last statement that succeeded. Throws agent::Error when
-// the connection is lost.
-std::optional<Error> finish_pipeline(PGconn* conn, ResultPtr* last) {
-  const auto lost = [conn] {
-    return Error("lost the database connection: " + trimmed(PQerrorMessage(conn)));
-  };
-  if (PQpipelineSync(conn) != 1) throw lost();
-  std::optional<Error> first;
-  bool after_null = false;
-  for (;;) {
-    ResultPtr res(PQgetResult(conn), &PQclear);
-    if (!res) {
-      // Each statement's results end with one nullptr; two in a row: nothing more will come.
-      if (after_null || PQstatus(conn) == CONNECTION_BAD) throw lost();
-      after_null = true;
-      continue;
-    }
-    after_null = false;
-    const ExecStatusType st = PQresultStatus(res.get());
-    if (st == PGRES_PIPELINE_SYNC) {
-      if (PQexitPipelineMode(conn) != 1) throw lost();
-      return first;
-    }
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-      if (last) *last = std::move(res);
-    } else if (st != PGRES_PIPELINE_ABORTED && !first) {  // aborted: skipped after a failure
-      first = result_error(res.get(), conn);
-    }
-  }
 }
 
 }  // namespace
@@ -154,6 +87,7 @@ Database::Database(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_s
   // Server NOTICEs are not the library's to print.
   PQsetNoticeProcessor(
       conn_.get(), [](void*, const char*) {}, nullptr);
+  detail::attach_statement_cache(conn_.get());
 }
 
 Database::~Database() = default;
