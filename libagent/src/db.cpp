@@ -126,6 +126,17 @@ void Database::send(std::string_view sql, std::span<const Param> params) {
   send_statement(conn_.get(), std::string(sql), TextParams(params));
 }
 
+void Database::send_row(std::string_view head, std::string_view tuple,
+                        std::initializer_list<Param> params) {
+  send_row(head, tuple, std::span<const Param>(params.begin(), params.size()));
+}
+
+void Database::send_row(std::string_view head, std::string_view tuple,
+                        std::span<const Param> params) {
+  if (!conn_) throw Error("Database: used after being moved from");
+  detail::send_row(conn_.get(), head, tuple, params);
+}
+
 void Database::sync() {
   if (!pipelined()) return;
   if (auto error = finish_pipeline(conn_.get(), nullptr)) throw std::move(*error);
@@ -149,7 +160,10 @@ void Database::commit() {
 void Database::rollback() {
   // A queued statement that failed would make the server skip a ROLLBACK in its pipeline:
   // end the pipeline first (its errors do not matter any more).
-  if (pipelined()) (void)finish_pipeline(conn_.get(), nullptr);
+  if (pipelined()) {
+    detail::discard_rows(conn_.get());
+    (void)finish_pipeline(conn_.get(), nullptr);
+  }
   exec("ROLLBACK");
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/db.hpp"
@@ -36,13 +37,21 @@ using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 // (it could not be registered) statements are sent unprepared.
 void attach_statement_cache(PGconn* conn);
 
-// Queues a statement, entering pipeline mode if needed. Throws agent::Error when it cannot be
-// sent.
+// Queues a statement (after the rows send_row() queued), entering pipeline mode if needed. Throws
+// agent::Error when it cannot be sent.
 void send_statement(PGconn* conn, const std::string& statement, const TextParams& params);
 
-// Ends the pipeline: sends a Sync, reads every queued statement's result up to it and leaves
-// pipeline mode. Returns the first failure (the server skipped the statements after it);
-// `last` (if given) receives the result of the last statement that succeeded. Throws
+// Queues one row of a multi-row INSERT (Database::send_row()). Throws agent::Error when rows
+// cannot be sent.
+void send_row(PGconn* conn, std::string_view head, std::string_view tuple,
+              std::span<const Database::Param> params);
+
+// Forgets the rows send_row() queued and did not send yet (before a ROLLBACK).
+void discard_rows(PGconn* conn);
+
+// Ends the pipeline: sends the pending rows and a Sync, reads every queued statement's result up to
+// it and leaves pipeline mode. Returns the first failure (the server skipped the statements after
+// it); `last` (if given) receives the result of the last statement that succeeded. Throws
 // agent::Error when the connection is lost.
 std::optional<Error> finish_pipeline(PGconn* conn, ResultPtr* last);
 

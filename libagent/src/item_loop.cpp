@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -40,31 +41,34 @@ std::string hex(std::string_view bytes) {
 // Marks the items done inside the open transaction, in hash order (so that two loops marking
 // overlapping groups take their row locks in the same order and cannot deadlock). fresh[i] is
 // set when items[i] was not done before. An item marked by a concurrent transaction makes
-// this wait for it, then count as already done. The items must be distinct.
+// this wait for it, then count as already done. The items must be distinct: the statement
+// returns the new ones (hex-encoded), which are found again by their hex text.
 void mark_done(Database& db, int agent_pk, std::string_view scope,
                const std::vector<const std::string*>& items, std::vector<bool>& fresh) {
   fresh.assign(items.size(), false);
   const std::string pk = std::to_string(agent_pk);
   for (std::size_t first = 0; first < items.size();) {
+    std::unordered_map<std::string, std::size_t> by_hex;
     std::string array = "{";
     std::size_t last = first;
     while (last < items.size() && (last == first || array.size() < max_mark_bytes)) {
+      std::string h = hex(*items[last]);
       if (last > first) array += ',';
-      array += '"' + hex(*items[last]) + '"';
+      array += '"' + h + '"';
+      by_hex.emplace(std::move(h), last);
       ++last;
     }
     array += '}';
     const Result r = db.exec(
-        "WITH u AS (SELECT decode(h, 'hex') AS b, n FROM unnest($3::text[]) WITH ORDINALITY "
-        "AS t (h, n)), "
-        "ins AS (INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
-        "SELECT $1::integer, $2::text, sha256(b), b FROM u ORDER BY sha256(b) "
-        "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING item_hash) "
-        "SELECT u.n FROM u JOIN ins ON ins.item_hash = sha256(u.b)",
+        "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
+        "SELECT $1::integer, $2::text, sha256(b), b "
+        "FROM unnest($3::text[]) AS t (h), decode(h, 'hex') AS b ORDER BY 3 "
+        "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING encode(item, 'hex')",
         {pk, scope, array});
     for (int row = 0; row < r.rows(); ++row) {
-      const std::size_t n = std::stoul(r.get(row, 0));  // 1-based within this statement
-      if (n >= 1 && first + n - 1 < last) fresh[first + n - 1] = true;
+      const auto it = by_hex.find(r.get(row, 0));
+      if (it == by_hex.end()) throw Error("ItemLoop: the database marked an item not sent");
+      fresh[it->second] = true;
     }
     first = last;
   }

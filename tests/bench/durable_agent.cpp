@@ -1,6 +1,6 @@
 // durable_agent: the agent of benchmark g (durable_bench.cpp). Session + agent::ItemLoop, one
-// result row per item in durable_result(agent_fk, item, value), written with Database::send()
-// (queued, sent with the group's COMMIT). Without --group / --window it
+// result row per item in durable_result(agent_fk, item, value), written with Database::send_row()
+// (queued; a group's rows go as one INSERT with the group's COMMIT). Without --group / --window it
 // runs with libagent's defaults, which is what the benchmark's `default` figure measures.
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -59,8 +59,8 @@ int run(int argc, char** argv) {
   agent::ItemLoop loop(session, db, lo);
   const std::string agent_fk = std::to_string(pk);
   loop.run([&](agent::Database& tx, const std::string& item) {
-    tx.send("INSERT INTO durable_result (agent_fk, item, value) VALUES ($1, $2, md5($2))",
-            {agent_fk, item});
+    tx.send_row("INSERT INTO durable_result (agent_fk, item, value)", "($1, $2, md5($2))",
+                {agent_fk, item});
   });
   return 0;
 }

@@ -19,13 +19,17 @@
 // JOBLINE_SOURCE_DIR and JOBLINE_TEST_STATE default to this build's own (docs/testing.md).
 #include <libpq-fe.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +87,20 @@ std::string agent_fk(PGconn* c) {
   PQclear(r);
   if (pk.empty()) throw std::runtime_error("no agent row for pg_bench");
   return pk;
+}
+
+// CPU time (user + system) of a process so far, in microseconds; 0 when unknown.
+double cpu_us(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field && i <= 15; ++i)
+    if (i >= 14) ticks += std::stod(field);  // utime, stime
+  return ticks * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 double seconds_since(Clock::time_point t0) {
@@ -147,7 +165,11 @@ double pg_tx100(const std::string& conninfo, int rows, bool prepared) {
     }
     done += n;
   }
-  return rows / seconds_since(t0);
+  const double rate = rows / seconds_since(t0);
+  if (std::getenv("DURABLE_PROFILE") != nullptr)
+    std::fprintf(stderr, "tx100%s: %.1f us CPU/row in the backend (all of its life)\n",
+                 prepared ? " prepared" : "", cpu_us(PQbackendPID(conn.c)) / rows);
+  return rate;
 }
 
 // $DURABLE_AGENT, else this build's durable_agent (another build's, to compare two libagents).
@@ -168,6 +190,8 @@ double loop_rate(const std::string& conninfo, const std::string& tag, int items,
   int window = 1, in_flight = 0, next = 0, acked = 0;
   bool started = false;
   Clock::time_point t0;
+  double own_cpu_us = 0;  // this process's, at t0
+  int commits = 0;
   const auto on_line = [&](const std::string& line) {
     if (line.rfind("WINDOW ", 0) == 0) {
       window = std::stoi(line.substr(7));
@@ -178,7 +202,10 @@ double loop_rate(const std::string& conninfo, const std::string& tag, int items,
       } else {
         started = true;
         t0 = Clock::now();
+        own_cpu_us = cpu_us(::getpid());
       }
+    } else if (line.rfind("ItemsProcessed ", 0) == 0) {
+      ++commits;  // the loop reports each commit
     } else if (line.rfind("FATAL", 0) == 0 || line.rfind("ERROR", 0) == 0) {
       throw std::runtime_error("durable_agent: " + line);
     }
@@ -198,6 +225,20 @@ double loop_rate(const std::string& conninfo, const std::string& tag, int items,
     if (!batch.empty()) child.write(batch);
   }
   const double rate = items / seconds_since(t0);
+  if (std::getenv("DURABLE_PROFILE") != nullptr) {  // where the CPU time went, per item
+    Conn conn(conninfo);
+    PGresult* r = PQexec(conn.c,
+                         "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                         "AND pid <> pg_backend_pid() AND datname = current_database()");
+    const long backend = PQntuples(r) == 1 ? std::stol(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    std::fprintf(stderr,
+                 "%s: %.1f items/commit; %.1f us CPU/item in the agent, %.1f in its backend "
+                 "(pid %ld), %.1f here\n",
+                 tag.c_str(), static_cast<double>(items) / std::max(commits, 1),
+                 cpu_us(child.pid()) / items, cpu_us(backend) / items, backend,
+                 (cpu_us(::getpid()) - own_cpu_us) / items);
+  }
   child.close_stdin();
   const auto status = child.wait(60s);
   if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
@@ -252,6 +293,11 @@ int main(int argc, char** argv) try {
   jobline::schema::install(db.conninfo());
   const std::string& ci = db.conninfo();
 
+  if (std::getenv("DURABLE_ONLY_DEFAULT") != nullptr) {  // for profiling the loop alone
+    std::printf("tx100 prepared: %.0f rows/s\n", pg_tx100(ci, items, true));
+    std::printf("default: %.0f items/s\n", loop_rate(ci, "only", items, {}));
+    return 0;
+  }
   const double commit1 = best_of_3([&](int) { return pg_commit1(ci, std::min(items, 10000)); });
   // The limit: the better of parsing each INSERT and preparing it once.
   const double tx100_parsed = best_of_3([&](int) { return pg_tx100(ci, items, false); });

@@ -75,7 +75,15 @@ class Database {
   // not be used through native(). Throws agent::Error only when the statement cannot be sent.
   void send(std::string_view sql, std::initializer_list<Param> params = {});
   void send(std::string_view sql, std::span<const Param> params);
-  // Waits for the statements queued by send(); throws the first error among them.
+  // Queues one row for a multi-row INSERT, e.g. send_row("INSERT INTO t (a, b, c)",
+  // "($1, $2::integer, md5($1))", {x, y}): `tuple` uses $1..$n for this row's n parameters
+  // (not inside string literals). Rows with the same head and tuple are sent as one statement
+  // (up to 1000 rows), like send()'s statements: with the next exec(), sync() or commit(), and
+  // before any statement sent after them. Rows of different heads keep the order of their
+  // first row. An ItemLoop handler's rows are so inserted by one statement per group.
+  void send_row(std::string_view head, std::string_view tuple, std::span<const Param> params);
+  void send_row(std::string_view head, std::string_view tuple, std::initializer_list<Param> params);
+  // Waits for the statements queued by send() and send_row(); throws the first error.
   void sync();
   bool pipelined() const;  // statements are queued (send() was called, no sync yet)
 
