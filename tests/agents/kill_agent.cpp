@@ -1,6 +1,7 @@
 // kill_agent: a test agent on agent::Session + agent::ItemLoop for the database tests. For each
-// item it writes 3 rows into kill_result(agent_fk, item, part, value) with Database::send()
-// (queued, sent with the group's COMMIT; --exec: one round trip each), optionally sleeping
+// item it writes 3 rows into kill_result(agent_fk, item, part, value) — with --write row
+// (default) by Database::send_row() (a group's rows are one INSERT, sent with its COMMIT), send
+// (Database::send(): queued statements) or exec (a round trip each) — optionally sleeping
 // between them so that a SIGKILL lands in the middle of an item. --stall-on ITEM: after
 // ITEM's rows have reached the server (uncommitted), create --stall-file and sleep, so that a
 // test can kill it between the write and the commit. Also: --agent-pk-only (print the
@@ -31,7 +32,7 @@ struct Options {
   unsigned delay_us = 0;
   std::size_t group = 1;  // 0: ItemLoopOptions' default
   unsigned window = 0;    // 0: SessionOptions' default (the loop widens it to its groups)
-  bool exec = false;
+  std::string write = "row";
   std::string stall_on;
   std::string stall_file;
   unsigned heartbeat_ms = 30'000;
@@ -47,7 +48,7 @@ Options parse(int argc, char** argv) {
       "group", po::value(&o.group), "items per transaction (0: libagent's default)")(
       "window", po::value(&o.window), "WINDOW to ask the scheduler for")(
       "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
-      "exec", po::bool_switch(&o.exec), "write with Database::exec, not send")(
+      "write", po::value(&o.write), "row | send | exec: how the rows are written")(
       "stall-on", po::value(&o.stall_on), "item after whose writes to stall")(
       "stall-file", po::value(&o.stall_file), "created when stalling")(
       "agent-pk-only", po::bool_switch(&o.agent_pk_only), "print the agent_pk and exit")(
@@ -86,6 +87,8 @@ int run(int argc, char** argv) {
   int n = argc;
   (void)agent::take_scheduler_args(n, ptrs.data());
   const Options o = parse(n, ptrs.data());
+  if (o.write != "row" && o.write != "send" && o.write != "exec")
+    throw std::runtime_error("--write: expected row, send or exec");
 
   agent::Session session(argc, argv,
                          {"kill_agent", std::chrono::milliseconds(o.heartbeat_ms),
@@ -107,10 +110,15 @@ int run(int argc, char** argv) {
     for (int part = 1; part <= 3; ++part) {
       if (o.delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.delay_us));
       const std::string p = std::to_string(part);
+      if (o.write == "row") {
+        tx.send_row("INSERT INTO kill_result (agent_fk, item, part, value)",
+                    "($1, $2, $3::integer, md5($2 || ':' || $3))", {agent_fk, item, p});
+        continue;
+      }
       const char* sql =
           "INSERT INTO kill_result (agent_fk, item, part, value) "
           "VALUES ($1, $2, $3::integer, md5($2 || ':' || $3))";
-      if (o.exec)
+      if (o.write == "exec")
         tx.exec(sql, {agent_fk, item, p});
       else
         tx.send(sql, {agent_fk, item, p});
