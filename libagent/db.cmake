@@ -3,6 +3,7 @@
 # passes it on to its users.
 set(LIBAGENT_DB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/db.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/db_pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/db_conninfo.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/agent_pk.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ars.cpp

@@ -41,7 +41,8 @@ std::string mimetype_pk(agent::Database& db, const std::string& type) {
 void store(agent::Session&, agent::Database& db, int, const std::string& pfile_pk,
            const std::string& path) {
   const std::string type = scanner::to_text(cookie().type_of(path));
-  db.exec("UPDATE pfile SET pfile_mimetypefk = $1 WHERE pfile_pk = $2",
+  // Queued: sent with the next statement or the group's COMMIT (Database::send()).
+  db.send("UPDATE pfile SET pfile_mimetypefk = $1 WHERE pfile_pk = $2",
           {mimetype_pk(db, type), pfile_pk});
 }
 

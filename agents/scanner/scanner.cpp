@@ -224,32 +224,12 @@ std::string to_text(std::string_view bytes) {
 
 void insert_rows(agent::Database& db, std::string_view head, std::string_view tuple,
                  std::size_t per_row, const std::vector<std::string>& values) {
-  constexpr std::size_t max_rows = 1000;
   if (per_row == 0 || values.size() % per_row != 0)
     throw agent::Error("insert_rows: values are not whole rows");
-  const std::size_t rows = values.size() / per_row;
-  for (std::size_t first = 0; first < rows; first += max_rows) {
-    const std::size_t n = std::min(max_rows, rows - first);
-    std::string sql(head);
-    sql += " VALUES ";
-    for (std::size_t r = 0; r < n; ++r) {
-      if (r > 0) sql += ", ";
-      for (std::size_t i = 0; i < tuple.size(); ++i) {  // $k -> $(r * per_row + k)
-        if (tuple[i] == '$' && i + 1 < tuple.size() && tuple[i + 1] >= '1' && tuple[i + 1] <= '9') {
-          std::size_t k = 0;
-          while (i + 1 < tuple.size() && tuple[i + 1] >= '0' && tuple[i + 1] <= '9')
-            k = k * 10 + static_cast<std::size_t>(tuple[++i] - '0');
-          sql += "$" + std::to_string(r * per_row + k);
-        } else {
-          sql += tuple[i];
-        }
-      }
-    }
-    std::vector<agent::Database::Param> params;
-    params.reserve(n * per_row);
-    for (std::size_t i = first * per_row; i < (first + n) * per_row; ++i)
-      params.emplace_back(values[i]);
-    db.exec(sql, params);
+  std::vector<agent::Database::Param> row(per_row);
+  for (std::size_t first = 0; first < values.size(); first += per_row) {
+    for (std::size_t i = 0; i < per_row; ++i) row[i] = values[first + i];
+    db.send_row(head, tuple, row);
   }
 }
 

@@ -48,10 +48,12 @@ std::string read_file(const std::string& path, std::size_t limit);
 // encoding of old source files). NUL bytes, which text cannot hold, become U+FFFD.
 std::string to_text(std::string_view bytes);
 
-// Inserts many rows with one statement per 1,000 rows (one round trip instead of one per row):
-// runs `head` + " VALUES " + one copy of `tuple` per row, where `$1`..`$<per_row>` in `tuple`
-// stand for that row's values. `values` holds the rows one after the other (a multiple of
-// per_row). Only placeholders are generated; values always travel as parameters.
+// Inserts rows with agent::Database::send_row(): `head` + " VALUES " + one copy of `tuple` per
+// row, where `$1`..`$<per_row>` in `tuple` stand for that row's values; the rows of a group's
+// files go as few multi-row statements with the next statement or the group's COMMIT (a
+// database error shows there and rolls the group back). `values` holds the rows one after
+// the other (a multiple of per_row). Only placeholders are generated; values always travel as
+// parameters.
 void insert_rows(agent::Database& db, std::string_view head, std::string_view tuple,
                  std::size_t per_row, const std::vector<std::string>& values);
 

@@ -1,25 +1,30 @@
 // agent::Database, Result and Transaction over libpq: one connection, parameterised
 // statements only (PQexecParams, text format), every failure an agent::Error with SQLSTATE.
+// send() queues statements in libpq's pipeline mode (db_pipeline.cpp); the next exec()/sync()
+// sends a Sync after them and reads every result up to it, then leaves pipeline mode again, so
+// the connection is in pipeline mode only while statements are queued.
 #include "agent/db.hpp"
 
 #include <libpq-fe.h>
 
 #include <string>
-#include <vector>
+#include <string_view>
+
+#include "db_pipeline.hpp"
 
 namespace agent {
+
+using detail::finish_pipeline;
+using detail::result_error;
+using detail::ResultPtr;
+using detail::send_statement;
+using detail::TextParams;
+using detail::trimmed;
+
 namespace {
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 [[noreturn]] void throw_result_error(const PGresult* res, PGconn* conn) {
-  std::string message = res ? PQresultErrorMessage(res) : "";
-  if (message.empty()) message = PQerrorMessage(conn);
-  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  throw Error(trimmed(message), state ? state : "");
+  throw result_error(res, conn);
 }
 
 }  // namespace
@@ -82,6 +87,7 @@ Database::Database(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_s
   // Server NOTICEs are not the library's to print.
   PQsetNoticeProcessor(
       conn_.get(), [](void*, const char*) {}, nullptr);
+  detail::attach_statement_cache(conn_.get());
 }
 
 Database::~Database() = default;
@@ -94,22 +100,16 @@ Result Database::exec(std::string_view sql, std::initializer_list<Param> params)
 
 Result Database::exec(std::string_view sql, std::span<const Param> params) {
   if (!conn_) throw Error("Database: used after being moved from");
-  // libpq wants NUL-terminated text for the statement and text-format values.
   const std::string statement(sql);
-  std::vector<std::string> values;
-  values.reserve(params.size());
-  std::vector<const char*> pointers;
-  pointers.reserve(params.size());
-  for (const Param& p : params) {
-    if (p) {
-      values.emplace_back(*p);
-      pointers.push_back(values.back().c_str());
-    } else {
-      pointers.push_back(nullptr);
-    }
+  const TextParams values(params);
+  if (pipelined()) {  // after the queued statements, in the same round trip
+    send_statement(conn_.get(), statement, values);
+    ResultPtr last(nullptr, &PQclear);
+    if (auto error = finish_pipeline(conn_.get(), &last)) throw std::move(*error);
+    return Result(last.release());
   }
-  Result result(PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(pointers.size()),
-                             nullptr, pointers.data(), nullptr, nullptr, 0));
+  Result result(PQexecParams(conn_.get(), statement.c_str(), values.size(), nullptr,
+                             values.pointers.data(), nullptr, nullptr, 0));
   const ExecStatusType st = PQresultStatus(result.res_.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     throw_result_error(result.res_.get(), conn_.get());
@@ -117,13 +117,53 @@ Result Database::exec(std::string_view sql, std::span<const Param> params) {
   return result;
 }
 
+void Database::send(std::string_view sql, std::initializer_list<Param> params) {
+  send(sql, std::span<const Param>(params.begin(), params.size()));
+}
+
+void Database::send(std::string_view sql, std::span<const Param> params) {
+  if (!conn_) throw Error("Database: used after being moved from");
+  send_statement(conn_.get(), std::string(sql), TextParams(params));
+}
+
+void Database::send_row(std::string_view head, std::string_view tuple,
+                        std::initializer_list<Param> params) {
+  send_row(head, tuple, std::span<const Param>(params.begin(), params.size()));
+}
+
+void Database::send_row(std::string_view head, std::string_view tuple,
+                        std::span<const Param> params) {
+  if (!conn_) throw Error("Database: used after being moved from");
+  detail::send_row(conn_.get(), head, tuple, params);
+}
+
+void Database::sync() {
+  if (!pipelined()) return;
+  if (auto error = finish_pipeline(conn_.get(), nullptr)) throw std::move(*error);
+}
+
+bool Database::pipelined() const {
+  return conn_ && PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF;
+}
+
 void Database::begin() {
   exec("BEGIN");
 }
+
 void Database::commit() {
-  exec("COMMIT");
+  const Result r = exec("COMMIT");
+  // A failed transaction "commits" as a ROLLBACK, without an error.
+  if (std::string_view(PQcmdStatus(r.res_.get())) != "COMMIT")
+    throw Error("COMMIT: the transaction had failed and was rolled back", "25P02");
 }
+
 void Database::rollback() {
+  // A queued statement that failed would make the server skip a ROLLBACK in its pipeline:
+  // end the pipeline first (its errors do not matter any more).
+  if (pipelined()) {
+    detail::discard_rows(conn_.get());
+    (void)finish_pipeline(conn_.get(), nullptr);
+  }
   exec("ROLLBACK");
 }
 
@@ -156,8 +196,8 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+  db_.commit();  // when it throws, the destructor still rolls back (harmless if already over)
   open_ = false;
-  db_.commit();
 }
 
 }  // namespace agent

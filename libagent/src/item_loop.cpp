@@ -1,12 +1,29 @@
-// The KILL-safe item loop: read a group of items, handle them and write their done-markers
-// in one transaction, commit, and only then acknowledge them (OK per item).
+// The KILL-safe item loop: read a group of items (only those already received), mark them
+// done in one statement, run the handler for the new ones, commit (the handlers' queued
+// statements and the COMMIT in one round trip), and only then acknowledge them (OK per item).
+// Round trips per group: BEGIN + marking, then the queued writes + COMMIT; plus one per
+// db.exec() a handler makes.
 #include "agent/item_loop.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace agent {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Handler time a group should not exceed by much: the per-group cost (about a millisecond)
+// stays around 1% of it, and a kill loses at most that much work (plus one item).
+constexpr std::chrono::duration<double> group_budget = std::chrono::milliseconds(100);
+
+// Hex text per marking statement, at most (items are up to 64 KiB each): a larger group is
+// marked by several statements.
+constexpr std::size_t max_mark_bytes = 1 << 20;
 
 // Items are any bytes but a parameter is text: they travel hex-encoded and become bytea.
 std::string hex(std::string_view bytes) {
@@ -21,19 +38,88 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-// Marks the item done inside the open transaction; false when it already was. A concurrent
-// transaction marking the same item makes this wait for it, then report "already done".
-bool mark_done(Database& db, int agent_pk, std::string_view scope, std::string_view item) {
-  return db.exec(
-               "WITH i AS (SELECT decode($3, 'hex') AS b) "
-               "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
-               "SELECT $1, $2, sha256(b), b FROM i "
-               "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING 1",
-               {std::to_string(agent_pk), scope, hex(item)})
-             .rows() == 1;
+// Marks the items done inside the open transaction, in hash order (so that two loops marking
+// overlapping groups take their row locks in the same order and cannot deadlock). fresh[i] is
+// set when items[i] was not done before. An item marked by a concurrent transaction makes
+// this wait for it, then count as already done. The items must be distinct: the statement
+// returns the new ones (hex-encoded), which are found again by their hex text.
+void mark_done(Database& db, int agent_pk, std::string_view scope,
+               const std::vector<const std::string*>& items, std::vector<bool>& fresh) {
+  fresh.assign(items.size(), false);
+  const std::string pk = std::to_string(agent_pk);
+  for (std::size_t first = 0; first < items.size();) {
+    std::unordered_map<std::string, std::size_t> by_hex;
+    std::string array = "{";
+    std::size_t last = first;
+    while (last < items.size() && (last == first || array.size() < max_mark_bytes)) {
+      std::string h = hex(*items[last]);
+      if (last > first) array += ',';
+      array += '"' + h + '"';
+      by_hex.emplace(std::move(h), last);
+      ++last;
+    }
+    array += '}';
+    const Result r = db.exec(
+        "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
+        "SELECT $1::integer, $2::text, sha256(b), b "
+        "FROM unnest($3::text[]) AS t (h), decode(h, 'hex') AS b ORDER BY 3 "
+        "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING encode(item, 'hex')",
+        {pk, scope, array});
+    for (int row = 0; row < r.rows(); ++row) {
+      const auto it = by_hex.find(r.get(row, 0));
+      if (it == by_hex.end()) throw Error("ItemLoop: the database marked an item not sent");
+      fresh[it->second] = true;
+    }
+    first = last;
+  }
 }
 
+// BEGIN (queued: it goes with the marking statement) on construction; ROLLBACK on destruction
+// unless committed.
+class GroupTransaction {
+ public:
+  explicit GroupTransaction(Database& db) : db_(db) { db_.send("BEGIN"); }
+  ~GroupTransaction() {
+    if (!open_) return;
+    try {
+      db_.rollback();
+    } catch (const Error&) {
+      // The connection is broken; the server rolls back on its own.
+    }
+  }
+  GroupTransaction(const GroupTransaction&) = delete;
+  GroupTransaction& operator=(const GroupTransaction&) = delete;
+
+  void commit() {
+    db_.commit();
+    open_ = false;
+  }
+
+ private:
+  Database& db_;
+  bool open_ = true;
+};
+
 }  // namespace
+
+// How many items the next group may take: a moving average of the handler time per item
+// (from the groups before; the first group is not limited) against group_budget.
+struct ItemLoop::Pace {
+  double seconds_per_item = -1;  // < 0: no handler has run yet
+
+  std::size_t limit(std::size_t group) const {
+    if (seconds_per_item <= 0) return group;
+    const double n = group_budget.count() / seconds_per_item;
+    if (n >= static_cast<double>(group)) return group;
+    return std::max<std::size_t>(1, static_cast<std::size_t>(n));
+  }
+
+  void record(std::size_t handled, std::chrono::duration<double> spent) {
+    if (handled == 0) return;
+    const double per_item = spent.count() / static_cast<double>(handled);
+    seconds_per_item = seconds_per_item < 0 ? per_item : 0.7 * seconds_per_item + 0.3 * per_item;
+  }
+};
 
 ItemLoop::ItemLoop(Session& session, Database& db, ItemLoopOptions options)
     : session_(session), db_(db), options_(std::move(options)) {
@@ -42,36 +128,64 @@ ItemLoop::ItemLoop(Session& session, Database& db, ItemLoopOptions options)
 }
 
 ItemLoop::Stats ItemLoop::run(const Handler& handler) {
+  // A group can only fill from lines in flight: ask for two groups' worth, so that the next
+  // group arrives while this one is handled.
+  if (session_.window() < options_.group) {
+    try {
+      session_.set_window(
+          static_cast<unsigned>(std::min<std::size_t>(2 * options_.group, protocol::max_window)));
+    } catch (const Error&) {
+      // ready() was already called: the window is the agent's choice.
+    }
+  }
   Stats stats;
+  Pace pace;
   session_.ready();
-  while (process_group(handler, stats) > 0) {
+  while (process_group(handler, stats, pace) > 0) {
   }
   return stats;
 }
 
-std::size_t ItemLoop::process_group(const Handler& handler, Stats& stats) {
+std::size_t ItemLoop::process_group(const Handler& handler, Stats& stats, Pace& pace) {
   if (session_.hangup()) return 0;
   std::optional<std::string> first = session_.read(true);
   if (!first) return 0;
   std::vector<std::string> items;
   items.push_back(std::move(*first));
   // Only what has already arrived: a group never waits for more lines.
-  while (items.size() < options_.group) {
+  const std::size_t limit = pace.limit(options_.group);
+  while (items.size() < limit) {
     std::optional<std::string> more = session_.read(false);
     if (!more) break;
     items.push_back(std::move(*more));
   }
 
+  // An item twice in a group: the first one counts, the second is already done.
+  std::vector<const std::string*> distinct;
+  std::vector<std::size_t> index;  // items[i] is distinct[index[i]], or npos for a repeat
+  {
+    std::unordered_set<std::string_view> seen;
+    for (const std::string& item : items) {
+      const bool is_new = seen.insert(item).second;
+      index.push_back(is_new ? distinct.size() : std::string::npos);
+      if (is_new) distinct.push_back(&item);
+    }
+  }
+
   Stats group;
-  Transaction tx(db_);
-  for (const std::string& item : items) {
-    if (mark_done(db_, options_.agent_pk, options_.scope, item)) {
-      handler(db_, item);
+  GroupTransaction tx(db_);
+  std::vector<bool> fresh;
+  mark_done(db_, options_.agent_pk, options_.scope, distinct, fresh);
+  const auto started = Clock::now();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (index[i] != std::string::npos && fresh[index[i]]) {
+      handler(db_, items[i]);
       ++group.handled;
     } else {
       ++group.skipped;
     }
   }
+  pace.record(group.handled, Clock::now() - started);
   tx.commit();
   // Acknowledged only now: a kill before this line leaves the items to be fed again.
   if (options_.report_items) session_.items_processed(items.size());

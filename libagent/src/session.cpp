@@ -93,8 +93,16 @@ struct Session::Impl {
     return out.write_line(protocol::format(message)) == detail::Writer::Result::Written;
   }
 
-  void send_ok() {
-    if (send(msg::Ok{})) ++outstanding;
+  void send_ok() { send_oks(1); }
+
+  // n OK lines in one write (whole lines, so still atomic against the heartbeat).
+  void send_oks(std::size_t n) {
+    if (n == 0) return;
+    const std::string ok = protocol::format(msg::Ok{});
+    std::string lines;
+    lines.reserve(ok.size() * n);
+    for (std::size_t i = 0; i < n; ++i) lines += ok;
+    if (out.write_line(lines) == detail::Writer::Result::Written) outstanding += n;
   }
 
   // The next non-blank stdin line, cut or not; nullopt at EOF (or nothing yet, if !wait).
@@ -222,7 +230,20 @@ void Session::ack(std::size_t n) {
   Impl& s = *impl_;
   if (!s.scheduler()) return;
   if (!s.ready_sent) throw Error("Session::ack() called before ready()");
-  for (std::size_t i = 0; i < n; ++i) s.send_ok();
+  s.send_oks(n);
+}
+
+unsigned Session::window() const {
+  return impl_->options.window;
+}
+
+void Session::set_window(unsigned n) {
+  Impl& s = *impl_;
+  if (n < protocol::min_window || n > protocol::max_window)
+    throw Error("Session::set_window: the window must be between 1 and 1024, not " +
+                std::to_string(n));
+  if (s.ready_sent) throw Error("Session::set_window() called after ready()");
+  s.options.window = n;
 }
 
 bool Session::at_eof() const {

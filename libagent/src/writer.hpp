@@ -18,9 +18,9 @@ class Writer {
 
   enum class Result { Written, Broken };
 
-  // Writes `line` (which must end in '\n') completely. Returns Broken when the reader is gone
-  // (EPIPE, now or earlier) or another write error occurred; the line is then dropped. Thread
-  // safe; blocks while the pipe is full.
+  // Writes `line` (one or more whole lines: it must end in '\n') completely, in one piece. Returns
+  // Broken when the reader is gone (EPIPE, now or earlier) or another write error occurred; the
+  // line is then dropped. Thread safe; blocks while the pipe is full.
   Result write_line(std::string_view line);
 
   // True once a write failed: the other end has gone away.

@@ -77,7 +77,7 @@ int run(int argc, char** argv) {
     const std::string item = item_of(line);
     if (o.work_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.work_us));
     for (unsigned part = 1; part <= o.parts; ++part)
-      tx.exec(
+      tx.send(
           "INSERT INTO chaos_result (item, part, value, pid) "
           "VALUES ($1, $2::integer, md5($1 || ':' || $2), $3::integer)",
           {item, std::to_string(part), pid});

@@ -1,7 +1,13 @@
 // kill_agent: a test agent on agent::Session + agent::ItemLoop for the database tests. For each
-// item it writes 3 rows into kill_result(agent_fk, item, part, value), optionally sleeping
-// between them so that a SIGKILL lands in the middle of an item. Also: --agent-pk-only
-// (print the agent_pk and exit, after waiting for EOF on --wait-fd) for the agent_pk race test.
+// item it writes 3 rows into kill_result(agent_fk, item, part, value) — with --write row
+// (default) by Database::send_row() (a group's rows are one INSERT, sent with its COMMIT), send
+// (Database::send(): queued statements) or exec (a round trip each) — optionally sleeping
+// between them so that a SIGKILL lands in the middle of an item. --stall-on ITEM: after
+// ITEM's rows have reached the server (uncommitted), create --stall-file and sleep, so that a
+// test can kill it between the write and the commit. Also: --agent-pk-only (print the
+// agent_pk and exit, after waiting for EOF on --wait-fd) for the agent_pk race test.
+// --group 0 (and no --window) runs it with libagent's defaults.
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -24,8 +30,11 @@ namespace {
 
 struct Options {
   unsigned delay_us = 0;
-  std::size_t group = 1;
-  unsigned window = 1;
+  std::size_t group = 1;  // 0: ItemLoopOptions' default
+  unsigned window = 0;    // 0: SessionOptions' default (the loop widens it to its groups)
+  std::string write = "row";
+  std::string stall_on;
+  std::string stall_file;
   unsigned heartbeat_ms = 30'000;
   bool agent_pk_only = false;
   int wait_fd = -1;
@@ -36,9 +45,12 @@ Options parse(int argc, char** argv) {
   Options o;
   po::options_description desc("kill_agent options");
   desc.add_options()("delay-us", po::value(&o.delay_us), "sleep before each result row")(
-      "group", po::value(&o.group), "items per transaction")("window", po::value(&o.window),
-                                                             "WINDOW to ask the scheduler for")(
+      "group", po::value(&o.group), "items per transaction (0: libagent's default)")(
+      "window", po::value(&o.window), "WINDOW to ask the scheduler for")(
       "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
+      "write", po::value(&o.write), "row | send | exec: how the rows are written")(
+      "stall-on", po::value(&o.stall_on), "item after whose writes to stall")(
+      "stall-file", po::value(&o.stall_file), "created when stalling")(
       "agent-pk-only", po::bool_switch(&o.agent_pk_only), "print the agent_pk and exit")(
       "wait-fd", po::value(&o.wait_fd), "before agent_pk(), wait for EOF on this fd")(
       "item", po::value(&o.items), "items (standalone)");
@@ -75,9 +87,12 @@ int run(int argc, char** argv) {
   int n = argc;
   (void)agent::take_scheduler_args(n, ptrs.data());
   const Options o = parse(n, ptrs.data());
+  if (o.write != "row" && o.write != "send" && o.write != "exec")
+    throw std::runtime_error("--write: expected row, send or exec");
 
   agent::Session session(argc, argv,
-                         {"kill_agent", std::chrono::milliseconds(o.heartbeat_ms), o.window});
+                         {"kill_agent", std::chrono::milliseconds(o.heartbeat_ms),
+                          o.window > 0 ? o.window : agent::SessionOptions{}.window});
   session.set_items(o.items);
   agent::Database db = agent::Database::connect(session.args());
   if (o.agent_pk_only) {
@@ -87,16 +102,32 @@ int run(int argc, char** argv) {
   }
   const int pk = agent::agent_pk(db, "kill_agent", "1", "test agent");
   create_result_table(db);
-  agent::ItemLoop loop(session, db, {pk, "", o.group, true});
+  agent::ItemLoopOptions lo{pk, "", agent::default_group, true};
+  if (o.group > 0) lo.group = o.group;
+  agent::ItemLoop loop(session, db, lo);
   const std::string agent_fk = std::to_string(pk);
   loop.run([&](agent::Database& tx, const std::string& item) {
     for (int part = 1; part <= 3; ++part) {
       if (o.delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.delay_us));
       const std::string p = std::to_string(part);
-      tx.exec(
+      if (o.write == "row") {
+        tx.send_row("INSERT INTO kill_result (agent_fk, item, part, value)",
+                    "($1, $2, $3::integer, md5($2 || ':' || $3))", {agent_fk, item, p});
+        continue;
+      }
+      const char* sql =
           "INSERT INTO kill_result (agent_fk, item, part, value) "
-          "VALUES ($1, $2, $3::integer, md5($2 || ':' || $3))",
-          {agent_fk, item, p});
+          "VALUES ($1, $2, $3::integer, md5($2 || ':' || $3))";
+      if (o.write == "exec")
+        tx.exec(sql, {agent_fk, item, p});
+      else
+        tx.send(sql, {agent_fk, item, p});
+    }
+    if (!o.stall_on.empty() && item == o.stall_on) {
+      tx.sync();  // the rows are in the server, not committed
+      const int fd = ::open(o.stall_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) ::close(fd);
+      std::this_thread::sleep_for(std::chrono::minutes(5));
     }
   });
   return 0;

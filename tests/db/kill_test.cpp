@@ -119,19 +119,31 @@ std::vector<std::string> items(int n) {
 }
 
 std::vector<std::string> base_argv(const std::string& conninfo, int variant, int delay_us) {
-  // Alternate one item per transaction (window 1) and groups of 4 with a window of 8.
-  const bool grouped = variant % 2 == 1;
-  return {agent_path(),
-          "--scheduler_start",
-          "--db=" + conninfo,
-          "--delay-us",
-          std::to_string(delay_us),
-          "--heartbeat-ms",
-          "5",
-          "--window",
-          grouped ? "8" : "1",
-          "--group",
-          grouped ? "4" : "1"};
+  // Alternate one item per transaction (window 1), groups of 4 with a window of 8 and
+  // libagent's default grouping (its window); and, every third run, the way the rows are
+  // written: send_row() (one INSERT per group), send() (queued statements) or exec().
+  const char* writes[] = {"row", "send", "exec"};
+  std::vector<std::string> argv{agent_path(),
+                                "--scheduler_start",
+                                "--db=" + conninfo,
+                                "--delay-us",
+                                std::to_string(delay_us),
+                                "--heartbeat-ms",
+                                "5",
+                                "--write",
+                                writes[(variant / 3) % 3]};
+  switch (variant % 3) {
+    case 0:
+      argv.insert(argv.end(), {"--window", "1", "--group", "1"});
+      break;
+    case 1:
+      argv.insert(argv.end(), {"--window", "8", "--group", "4"});
+      break;
+    default:
+      argv.insert(argv.end(), {"--group", "0"});
+      break;
+  }
+  return argv;
 }
 
 TEST(Kill, SigkillAtRandomInstantsGivesTheResultsOfOneCleanRun) {

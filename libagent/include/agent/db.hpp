@@ -61,11 +61,37 @@ class Database {
   Database& operator=(Database&&) noexcept;
 
   // Runs one statement with $1..$n parameters; throws agent::Error (with SQLSTATE) on failure.
+  // Statements queued by send() go first, in the same round trip; when one of them failed,
+  // exec() throws that error (the first) and its own statement is not run.
   Result exec(std::string_view sql, std::initializer_list<Param> params = {});
   Result exec(std::string_view sql, std::span<const Param> params);
 
+  // Queues a statement whose result is not needed (an INSERT or UPDATE without RETURNING)
+  // without waiting for it: the connection enters libpq's pipeline mode, and the statement
+  // travels with the next exec(), sync() or commit(), which waits for all of them at once, in
+  // one round trip, and throws the first error among them. Use it inside a transaction (e.g.
+  // an ItemLoop handler), where a failure rolls back everything anyway: outside one, each
+  // queued statement commits on its own. Until that next exec()/sync(), the connection must
+  // not be used through native(). Throws agent::Error only when the statement cannot be sent.
+  void send(std::string_view sql, std::initializer_list<Param> params = {});
+  void send(std::string_view sql, std::span<const Param> params);
+  // Queues one row for a multi-row INSERT, e.g. send_row("INSERT INTO t (a, b, c)",
+  // "($1, $2::integer, md5($1))", {x, y}): `tuple` uses $1..$n for this row's n parameters
+  // (not inside string literals). Rows with the same head and tuple are sent as one statement
+  // (up to 1000 rows), like send()'s statements: with the next exec(), sync() or commit(), and
+  // before any statement sent after them. Rows of different heads keep the order of their
+  // first row. An ItemLoop handler's rows are so inserted by one statement per group.
+  void send_row(std::string_view head, std::string_view tuple, std::span<const Param> params);
+  void send_row(std::string_view head, std::string_view tuple, std::initializer_list<Param> params);
+  // Waits for the statements queued by send() and send_row(); throws the first error.
+  void sync();
+  bool pipelined() const;  // statements are queued (send() was called, no sync yet)
+
   void begin();
+  // COMMIT; throws agent::Error (SQLSTATE 25P02) when the server rolled the transaction back
+  // instead, because a statement in it had failed.
   void commit();
+  // ROLLBACK, also after queued statements failed. Throws only when the connection is broken.
   void rollback();
   bool in_transaction() const;  // inside BEGIN (also when the transaction has failed)
 

@@ -96,8 +96,14 @@ class Session {
   // next() or these, not both.
   void ready();
   std::optional<std::string> read(bool wait = true);
-  void ack(std::size_t n = 1);
-  bool at_eof() const;  // stdin reached EOF (no more data will come)
+  void ack(std::size_t n = 1);  // the n OKs go out in one write
+  bool at_eof() const;          // stdin reached EOF (no more data will come)
+
+  // The WINDOW asked of the scheduler (SessionOptions::window unless changed). set_window()
+  // changes it before ready() / the first next() (e.g. ItemLoop widens it to fill its groups);
+  // throws agent::Error outside 1..1024 or once the window has been sent.
+  unsigned window() const;
+  void set_window(unsigned n);
 
   // Protocol messages. In standalone mode they go to stderr as "LEVEL: text" (logs) or
   // are dropped (counters); nothing is written to stdout.
