@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "backoff.hpp"
 #include "data_source.hpp"
@@ -56,9 +57,9 @@ struct SqlSourceEvents {
 };
 
 struct SqlSourceLimits {
-  std::size_t fetch = 1000;      // rows per FETCH
-  std::size_t low = 1000;        // FETCH again when fewer rows wait in open queues
-  std::size_t queue_cap = 4000;  // rows per holder queue
+  std::size_t fetch = 2000;      // rows per FETCH
+  std::size_t low = 6000;        // FETCH again when fewer rows wait in open queues
+  std::size_t queue_cap = 8000;  // rows per holder queue
 };
 
 class SqlSource final : public DataSource {
@@ -91,6 +92,8 @@ class SqlSource final : public DataSource {
   void on_fetch(const QueryResult& r);
   bool accept(const QueryResult& r, int row, int column);
   void count(bool drained);
+  void end_cursor();
+  void close_run();
   void after_progress();
   void fail(const std::string& message);
   void finish();
@@ -112,6 +115,9 @@ class SqlSource final : public DataSource {
   RowQueues queues_;
   std::size_t fed_ = 0;  // rows fed in this step
   std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
+  std::size_t fed_on_connection_ = 0;  // rows in the connection's table of fed rows
+  bool run_all_fed_ = false;           // the run returned rows, all fed already
+  std::unordered_set<std::int64_t> batch_;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;
   Source notify_, connect_;

@@ -4,9 +4,11 @@
 //       only), writing CLOCK_REALTIME in ns to a file just before its OK. One step at a
 //       time on an idle scheduler (poll_interval 60 s: NOTIFY does the waking); median and p90.
 //   (b) throughput: one-line plain steps of fake_agent --ok completed per second (500 steps
-//       queued in one INSERT, host max 8), against how many times per second the same binary
-//       can merely be spawned and waited for (sequentially, and 8 at a time), as ratios.
-// Usage: bench_scheduler [samples (50)] [steps (500)]. Needs JOBLINE_BUILD_DIR,
+//       queued in one INSERT) with host max 1, 2 and 8, against how many times per second the
+//       same binary can merely be spawned and waited for as many at a time (issue 18: target
+//       0.9x), as ratios and RESULT lines (id, what, figure, unit, limit-what, limit, ratio,
+//       target, met; tab-separated).
+// Usage: bench_scheduler [samples (50)] [steps (500)] [widths (1,2,8)]. Needs JOBLINE_BUILD_DIR,
 // JOBLINE_SOURCE_DIR and JOBLINE_TEST_STATE (docs/testing.md); starts the pg fixture when it
 // is not up (and stops it again).
 #include <fcntl.h>
@@ -100,11 +102,11 @@ double spawn_rate(const std::vector<std::string>& args, int n, int parallel) {
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-void throughput(int steps) {
+void throughput(int steps, int width) {
   std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
   test::SchedulerSettings s;
   s.heartbeat_timeout = 600;
-  s.hosts[0].max = 8;
+  s.hosts[0].max = width;
   s.agents = {test::fake_agent("ok", "--ok")};
   test::SchedulerHarness h(s);
   h.start();
@@ -132,13 +134,19 @@ void throughput(int steps) {
                              "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   double rate = steps / secs;
   std::vector<std::string> argv{fake, "--ok", "--scheduler_start"};
-  double seq = spawn_rate(argv, steps, 1), par = spawn_rate(argv, steps, 8);
-  fmt::print("(b) {} one-line steps of fake_agent --ok, host max 8: {:.2f} s = {:.1f} steps/s\n",
-             steps, secs, rate);
-  fmt::print("    bare spawn+wait of the same binary: {:.1f}/s sequential, {:.1f}/s 8 at a time\n",
-             seq, par);
-  fmt::print("    ratio steps/s : spawns/s = {:.3f} (sequential), {:.3f} (8 at a time)\n",
-             rate / seq, rate / par);
+  double seq = spawn_rate(argv, steps, 1), par = spawn_rate(argv, steps, width);
+  fmt::print("(b) {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} steps/s\n",
+             steps, width, secs, rate);
+  fmt::print("    bare spawn+wait of the same binary: {:.1f}/s sequential, {:.1f}/s {} at a time\n",
+             seq, par, width);
+  fmt::print("    ratio steps/s : spawns/s = {:.3f} (sequential), {:.3f} ({} at a time)\n",
+             rate / seq, rate / par, width);
+  double ratio = rate / par;
+  fmt::print(
+      "RESULT\tsteps.w{}\tone-line steps/s, host max {}\t{:.1f}\tsteps/s\t"
+      "bare spawn+wait {} at a time\t{:.1f}\t{:.3f}\t0.9\t{}\n",
+      width, width, rate, width, par, ratio, ratio >= 0.9 ? "yes" : "no");
+  std::fflush(stdout);
 }
 
 bool start_pg() {
@@ -160,11 +168,19 @@ int main(int argc, char** argv) {
   }
   int samples = argc > 1 ? std::atoi(argv[1]) : 50;
   int steps = argc > 2 ? std::atoi(argv[2]) : 500;
+  std::vector<int> widths;
+  for (std::string w : {std::string(argc > 3 ? argv[3] : "1,2,8")}) {
+    for (std::size_t at = 0; at < w.size();) {
+      std::size_t comma = std::min(w.find(',', at), w.size());
+      widths.push_back(std::atoi(w.substr(at, comma - at).c_str()));
+      at = comma + 1;
+    }
+  }
   bool started = false;
   try {
     started = start_pg();
-    latency(samples);
-    throughput(steps);
+    if (samples > 0) latency(samples);
+    for (int w : widths) throughput(steps, w);
   } catch (const std::exception& e) {
     std::cerr << "bench_scheduler: " << e.what() << "\n";
     if (started)

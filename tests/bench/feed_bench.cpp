@@ -149,8 +149,8 @@ double replay(long long rows) {
 }
 
 // One RESULT line for the ./run bench harness.
-void result(const std::string& id, const std::string& what, double figure,
-            const std::string& unit, const std::string& limit_what, double limit, double target) {
+void result(const std::string& id, const std::string& what, double figure, const std::string& unit,
+            const std::string& limit_what, double limit, double target) {
   double ratio = figure / limit;
   std::cout << fmt::format("RESULT\t{}\t{}\t{:.0f}\t{}\t{}\t{:.0f}\t{:.3f}\t{}\t{}", id, what,
                            figure, unit, limit_what, limit, ratio, target,
@@ -210,8 +210,8 @@ int main(int argc, char** argv) try {
     result("feed.1m.abs", "1,000,000 rows, 1 host rows/s", r, "rows/s", "required", 100000, 1.0);
     // Flat: the peak RSS at 1,000,000 rows within 10 % of that at 100,000 (ratio inverted so
     // that higher is better, like the others).
-    result("feed.rss", "VmHWM 100,000 / 1,000,000 rows", static_cast<double>(small.hwm_kib),
-           "KiB", "VmHWM at 1,000,000 rows", static_cast<double>(big.hwm_kib), 0.9);
+    result("feed.rss", "VmHWM 100,000 / 1,000,000 rows", static_cast<double>(small.hwm_kib), "KiB",
+           "VmHWM at 1,000,000 rows", static_cast<double>(big.hwm_kib), 0.9);
   }
   return 0;
 } catch (const std::exception& e) {
