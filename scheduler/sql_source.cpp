@@ -116,6 +116,7 @@ void SqlSource::start_run() {
 // empty. A failed attempt breaks it (on_broken → lost → the next attempt).
 void SqlSource::connect() {
   db_ = std::make_unique<Database>(conninfo_);
+  db_->pipeline(8);  // a FETCH and the previous batch's bookkeeping go out together
   db_->on_broken([this](const std::string& why) { lost(why); });
   db_->connect_async([this](bool ok, const std::string&) {
     if (!ok) return;
