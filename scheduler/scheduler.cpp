@@ -372,8 +372,11 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
   started_in_.erase(&agent);
   if (it != agents_.end()) agents_.erase(it);  // destroys `agent`
   if (job) maybe_complete(*job);
+  // The freed slot is refilled at once from the steps in memory: the step's end is written
+  // behind (sent, never waited for), and the poll that tops the memory up (settle) follows the
+  // spawn.
+  dispatch();
   settle(pk);
-  request_dispatch();
   check_shutdown();
 }
 
@@ -425,7 +428,9 @@ void Scheduler::settle(long long jq_pk) {
 
 void Scheduler::forget_job(long long jq_pk) {
   jobs_.erase(jq_pk);
-  if (more_ready_) request_poll();  // the last poll left ready steps behind
+  // The last poll left ready steps behind (after an agent's exit, the refill from memory has
+  // happened already).
+  if (more_ready_) request_poll();
   check_shutdown();
 }
 
