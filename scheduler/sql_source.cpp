@@ -211,9 +211,9 @@ void SqlSource::failed(const QueryResult& r, std::string_view what) {
 }
 
 // FETCHes while the cursor is open and the open queues run low (and not every queue is full).
-void SqlSource::maybe_fetch() {
+void SqlSource::maybe_fetch(std::size_t incoming) {
   if (phase_ != Phase::Running || fetching_ || !db_) return;
-  if (queues_.waiting_in_open_queues() >= limits_.low || queues_.all_full()) return;
+  if (queues_.waiting_in_open_queues() + incoming >= limits_.low || queues_.all_full()) return;
   fetching_ = true;
   db_->query(fmt::format(kFetch, limits_.fetch), {}, [this](const QueryResult& r) { on_fetch(r); });
 }
@@ -230,6 +230,11 @@ void SqlSource::on_fetch(const QueryResult& r) {
     fail(fmt::format("query failed: its result has no column \"{}\" (jq_runonpfile)", column_));
     return;
   }
+  // The next FETCH goes out first, so that the server fetches while this batch is queued and
+  // fed; this batch's bookkeeping follows it (the cursor does not see it anyway, and the next
+  // run is declared after it on this connection).
+  bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
+  if (!drained) maybe_fetch(static_cast<std::size_t>(r.rows()));
   std::size_t before = run_new_;
   std::string fed = "{";
   batch_.clear();  // identical rows within one FETCH are fed once
@@ -244,11 +249,7 @@ void SqlSource::on_fetch(const QueryResult& r) {
     if (fed.size() > 1) fed += ',';
     fed += hash;
   }
-  bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
-  // The next FETCH goes first, so that the server fetches while these rows are fed; the
-  // bookkeeping of this batch follows it (the cursor does not see it anyway, and the next run
-  // is declared after it on this connection).
-  if (!drained) maybe_fetch();
+  if (!drained) maybe_fetch();  // if the queues had no room for it before
   if (run_new_ > before) {
     fed_on_connection_ += run_new_ - before;
     db_->query(kRemember, {fed + "}"}, [this](const QueryResult& res) {
