@@ -260,6 +260,7 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     if (!hosts_.may_start(host.name)) continue;  // down: its rows wait for it
     while (type->max < 0 || running_of(type->name) < type->max) {
       if (running_on(host.name) >= host.max) break;
+      if (!hosts_.may_start(host.name)) break;  // a down host's probe: one agent, not `max`
       if (job.data->available(host.name) <= waiting_capacity(job, host.name)) break;
       if (!start_agent(job, *type, host)) return started;
       started = true;
