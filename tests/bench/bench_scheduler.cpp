@@ -22,6 +22,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -134,6 +136,18 @@ void throughput(int steps, int width) {
       std::stod(h.db().query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
                              "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   double rate = steps / secs;
+  // The scheduler's own CPU per step (user + system), steadier than rates on a loaded machine.
+  double cpu_ms = 0;
+  {
+    std::ifstream stat("/proc/" + std::to_string(h.process()->pid()) + "/stat");
+    std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(rest)),
+                               std::istream_iterator<std::string>());
+    if (f.size() > 12)
+      cpu_ms = (std::stod(f[11]) + std::stod(f[12])) * 1000.0 /
+               static_cast<double>(sysconf(_SC_CLK_TCK)) / steps;
+  }
   std::vector<std::string> argv{fake, "--ok", "--scheduler_start"};
   // The bare rate is measured once before the scheduler ran (par_before, see the top of this
   // function) and once after; their mean is the limit (the machine's load drifts).
@@ -143,6 +157,7 @@ void throughput(int steps, int width) {
              steps, width, secs, rate);
   fmt::print("    bare spawn+wait of the same binary: {:.1f}/s sequential, {:.1f}/s {} at a time\n",
              seq, par, width);
+  fmt::print("    scheduler CPU {:.3f} ms per step\n", cpu_ms);
   fmt::print("    ratio steps/s : spawns/s = {:.3f} (sequential), {:.3f} ({} at a time)\n",
              rate / seq, rate / par, width);
   double ratio = rate / par;
