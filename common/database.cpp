@@ -193,7 +193,8 @@ void Database::close() {
   if (conn_) PQfinish(conn_);
   conn_ = nullptr;
   connecting_ = false;
-  busy_ = false;
+  pipelined_ = false;
+  inflight_.clear();
   queue_.clear();
   current_result_.reset();
   on_connected_ = nullptr;
@@ -221,6 +222,7 @@ void Database::poll_connect(int status) {
 
 void Database::on_connected() {
   connecting_ = false;
+  pipelined_ = depth_ > 1 && PQenterPipelineMode(conn_) == 1;
   watch_socket();
   backoff_.reset();
   start_session();  // first in the queue, whatever the callbacks below add
@@ -251,11 +253,14 @@ bool Database::connected() const {
 
 QueryResult Database::exec_blocking(const std::string& sql, const Params& params) {
   if (!connected()) return QueryResult("not connected", "08003");
+  if (!inflight_.empty()) return QueryResult("statements in flight", "55000");
   ParamArrays a(params);
+  if (pipelined_) PQexitPipelineMode(conn_);
   PQsetnonblocking(conn_, 0);
   PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(a.values.size()), nullptr,
                                a.values.data(), nullptr, nullptr, 0);
   PQsetnonblocking(conn_, 1);
+  if (pipelined_) PQenterPipelineMode(conn_);
   if (!res) return QueryResult(message_of(conn_), "08006");
   deliver_notifications();
   return QueryResult(res);
@@ -263,7 +268,7 @@ QueryResult Database::exec_blocking(const std::string& sql, const Params& params
 
 void Database::query(std::string sql, Params params, ResultFn done) {
   queue_.push_back({std::move(sql), std::move(params), std::move(done), "", false});
-  if (!busy_) send_next();
+  send_next();
 }
 
 void Database::query_latest(std::string key, std::string sql, Params params) {
@@ -272,7 +277,7 @@ void Database::query_latest(std::string key, std::string sql, Params params) {
   });
   if (same != queue_.end()) queue_.erase(same);
   queue_.push_back({std::move(sql), std::move(params), {}, std::move(key), false});
-  if (!busy_) send_next();
+  send_next();
 }
 
 void Database::listen(const std::string& channel, std::function<void(const std::string&)> fn) {
@@ -296,33 +301,34 @@ std::string Database::literal(std::string_view text) const {
   return out;
 }
 
-// Sends the head of the queue when nothing is in flight. Not connected: a kept connection's
-// statements wait; the others fail.
+// Sends the head of the queue while fewer than depth_ statements are in flight. Not connected:
+// a kept connection's statements wait; the others fail.
 void Database::send_next() {
-  while (!busy_ && !connecting_ && !queue_.empty()) {
+  while (inflight_.size() < (pipelined_ ? depth_ : 1) && !connecting_ && !queue_.empty()) {
     if (!connected()) {
-      if (keep_) return;
+      if (keep_ || !inflight_.empty()) return;
       Request r = std::move(queue_.front());
       queue_.pop_front();
       if (r.done) r.done(QueryResult("no database connection", "08003"));
       continue;
     }
-    current_ = std::move(queue_.front());
+    Request r = std::move(queue_.front());
     queue_.pop_front();
-    ParamArrays a(current_.params);
-    int ok = PQsendQueryParams(conn_, current_.sql.c_str(), static_cast<int>(a.values.size()),
-                               nullptr, a.values.data(), nullptr, nullptr, 0);
+    ParamArrays a(r.params);
+    int ok = PQsendQueryParams(conn_, r.sql.c_str(), static_cast<int>(a.values.size()), nullptr,
+                               a.values.data(), nullptr, nullptr, 0);
+    if (ok && pipelined_) ok = PQpipelineSync(conn_);
     if (!ok && PQstatus(conn_) == CONNECTION_BAD) {
-      busy_ = true;  // lose() puts it back (kept) or fails it
+      inflight_.push_back(std::move(r));  // lose() puts it back (kept) or fails it
       lose(message_of(conn_));
       return;
     }
     if (!ok) {
-      if (current_.done) current_.done(QueryResult(message_of(conn_), "08006"));
+      if (r.done) r.done(QueryResult(message_of(conn_), "08006"));
       continue;
     }
-    busy_ = true;
-    current_result_.reset();
+    if (inflight_.empty()) current_result_.reset();
+    inflight_.push_back(std::move(r));
     if (PQflush(conn_) == 1 && !want_write_) {
       want_write_ = true;
       socket_watch_ = Source::watch_fd(PQsocket(conn_), GIOCondition(G_IO_IN | G_IO_OUT),
@@ -348,35 +354,54 @@ bool Database::on_socket(GIOCondition condition) {
   return conn_ != nullptr;
 }
 
-// Takes every complete result of the statement in flight; the statement is done when
-// PQgetResult returns NULL. Its callback may queue more statements (or close).
+// Takes every complete result of the statements in flight, in order. One statement is done
+// when PQgetResult returns NULL (one at a time) or at its sync point (pipeline mode). Its
+// callback may queue more statements (or close).
 void Database::collect_results() {
-  while (busy_ && conn_ && !PQisBusy(conn_)) {
+  bool after_end = false;  // two ends in a row: the next result has not arrived yet
+  while (!inflight_.empty() && conn_ && !PQisBusy(conn_)) {
     if (PQstatus(conn_) != CONNECTION_OK) {  // libpq's "result" would be the lost connection
       lose(message_of(conn_));
       return;
     }
     PGresult* res = PQgetResult(conn_);
-    if (res) {
-      QueryResult r(res);
-      if (!current_result_ || r.ok() == false) current_result_ = std::move(r);
+    if (pipelined_) {
+      if (!res) {  // the end of a statement's results: its sync point follows
+        if (std::exchange(after_end, true)) break;
+        continue;
+      }
+      after_end = false;
+      if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+        PQclear(res);
+        finish_head();
+        continue;
+      }
+    } else if (!res) {
+      finish_head();
       continue;
     }
-    busy_ = false;
-    Request done = std::move(current_);
-    QueryResult result = current_result_ ? *current_result_ : QueryResult();
-    current_result_.reset();
-    if (keep_ && !done.session && result.conflict() && done.conflicts < kConflictRetries) {
-      ++done.conflicts;
-      log::warning("database statement aborted by PostgreSQL ({}); sending it again ({} of {})",
-                   result.error(), done.conflicts, kConflictRetries);
-      queue_.push_front(std::move(done));
-      send_next();
-      continue;
-    }
-    if (done.done) done.done(result);
-    send_next();
+    QueryResult r(res);
+    if (!current_result_ || r.ok() == false) current_result_ = std::move(r);
   }
+}
+
+// The head of the statements in flight is done: its callback gets its result (or, aborted by
+// a conflict on a kept connection, it is sent again).
+void Database::finish_head() {
+  Request done = std::move(inflight_.front());
+  inflight_.pop_front();
+  QueryResult result = current_result_ ? *current_result_ : QueryResult();
+  current_result_.reset();
+  if (keep_ && !done.session && result.conflict() && done.conflicts < kConflictRetries) {
+    ++done.conflicts;
+    log::warning("database statement aborted by PostgreSQL ({}); sending it again ({} of {})",
+                 result.error(), done.conflicts, kConflictRetries);
+    queue_.push_front(std::move(done));
+    send_next();
+    return;
+  }
+  if (done.done) done.done(result);
+  send_next();
 }
 
 void Database::deliver_notifications() {
@@ -413,13 +438,16 @@ void Database::lose(const std::string& reason) {
   if (conn_) PQfinish(conn_);
   conn_ = nullptr;
   connecting_ = false;
+  pipelined_ = false;
   last_error_ = why;
   if (!keep_) {
     fail_all(why);
     return;
   }
-  if (busy_ && !current_.session) queue_.push_front(std::move(current_));
-  busy_ = false;
+  // The statements in flight go back to the head of the queue, in order.
+  for (auto r = inflight_.rbegin(); r != inflight_.rend(); ++r)
+    if (!r->session) queue_.push_front(std::move(*r));
+  inflight_.clear();
   current_result_.reset();
   std::erase_if(queue_, [](const Request& r) { return r.session; });
   retry_ = Source::timer(backoff_.next(), [this] { connect_async(); });
@@ -430,9 +458,8 @@ void Database::lose(const std::string& reason) {
 }
 
 void Database::fail_all(const std::string& why) {
-  std::deque<Request> failed;
-  if (busy_) failed.push_back(std::move(current_));
-  busy_ = false;
+  std::deque<Request> failed = std::move(inflight_);
+  inflight_.clear();
   current_result_.reset();
   for (auto& r : queue_) failed.push_back(std::move(r));
   queue_.clear();

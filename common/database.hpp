@@ -4,6 +4,12 @@
 // notifications arrive on the same socket. The scheduler owns the queue connection; SQL-fed
 // steps and DB: requests own one each.
 //
+// With pipeline(n) (before connecting) up to n statements are in flight at once in libpq's
+// pipeline mode, each followed by its own sync point (so each is its own implicit transaction
+// and an error stays with its statement, as when they are sent one at a time): the server
+// runs them back to back, in order, without a round trip between them. Results still come
+// back in FIFO order.
+//
 // A lost connection either fails the statements in flight and queued (SQLSTATE class 08; the
 // owner decides when to connect again: feed and DB: connections), or, after keep_connected()
 // (the scheduler's queue connection), fails nothing: the statement in flight goes back to the
@@ -108,7 +114,11 @@ class Database {
   std::string conninfo_error() const;
   // Where it connects, for messages: "host=... port=... dbname=..." (no password).
   const std::string& target() const { return target_; }
-  // Runs one statement now, blocking; only before the loop runs (startup, --init-db, locks).
+  // Up to `depth` statements in flight at once (libpq's pipeline mode when above 1), from the
+  // next connection on. Default 1: one at a time.
+  void pipeline(std::size_t depth) { depth_ = depth == 0 ? 1 : depth; }
+  // Runs one statement now, blocking; only before the loop runs (startup, --init-db, locks),
+  // with nothing in flight.
   QueryResult exec_blocking(const std::string& sql, const Params& params = {});
 
   // Queues a statement; `done` (optional) gets its result on the loop.
@@ -126,7 +136,7 @@ class Database {
   // errors).
   void on_broken(std::function<void(const std::string&)> fn) { on_broken_ = std::move(fn); }
   // Statements queued or in flight.
-  std::size_t pending() const { return queue_.size() + (busy_ ? 1u : 0u); }
+  std::size_t pending() const { return queue_.size() + inflight_.size(); }
   // The conninfo it connects with (for further connections to the same database).
   const std::string& conninfo() const { return conninfo_; }
   // Escapes a string as an SQL literal with the connection's rules ('...' or E'...').
@@ -145,6 +155,7 @@ class Database {
   void send_next();
   bool on_socket(GIOCondition condition);
   void collect_results();
+  void finish_head();
   void deliver_notifications();
   void lose(const std::string& reason);
   static void on_notice(void* self, const char* message);
@@ -158,9 +169,10 @@ class Database {
   std::string server_fatal_;  // a FATAL the server sent before closing the connection
   pg_conn* conn_ = nullptr;
   std::deque<Request> queue_;
-  bool busy_ = false;
-  Request current_;
-  std::optional<QueryResult> current_result_;
+  std::deque<Request> inflight_;               // sent, in order; the head's results are being read
+  std::size_t depth_ = 1;                      // pipeline()
+  bool pipelined_ = false;                     // the connection is in pipeline mode
+  std::optional<QueryResult> current_result_;  // of the head of inflight_
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> listeners_;
   std::vector<std::pair<std::string, ResultFn>> on_reconnect_;
   std::function<void(const std::string&)> on_broken_;

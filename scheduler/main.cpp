@@ -28,6 +28,8 @@
 #include "self_test.hpp"
 
 namespace {
+// Statements in flight at once on the queue connection (libpq pipeline mode).
+constexpr std::size_t kQueuePipelineDepth = 64;
 
 using namespace sched;
 
@@ -336,6 +338,9 @@ int run(Daemon& d) {
     return kRunning;
   }
   Database db(conninfo);
+  // The scheduler's writes (starts, ends, counts) and polls go out back to back, never one
+  // round trip each (docs/architecture.md).
+  db.pipeline(kQueuePipelineDepth);
   if (std::string why = wait_for_database(db, wait, d.options.db ? "--db" : config.conninfo_source);
       !why.empty()) {
     log::fatal("{}", why);

@@ -11,6 +11,8 @@ namespace sched {
 
 namespace {
 constexpr std::chrono::milliseconds kItemsFlush{1000};
+// How long the poll that tops up the steps in memory may be put off (forget_job).
+constexpr std::chrono::milliseconds kTopUp{100};
 // Control writes accepted while the database is away (the scheduler's own are bounded by the
 // steps in memory: one start, one end, one items count each).
 constexpr std::size_t kMaxWaitingWrites = 10000;
@@ -103,6 +105,7 @@ void Scheduler::request_poll() {
 }
 
 void Scheduler::poll_now() {
+  top_up_.reset();
   poll_running_ = true;
   poll_again_ = false;
   poll_timer_ = Source::timer(config_->poll_interval, [this] {
@@ -260,6 +263,7 @@ bool Scheduler::dispatch_job(Job& job, bool& stop) {
     if (!hosts_.may_start(host.name)) continue;  // down: its rows wait for it
     while (type->max < 0 || running_of(type->name) < type->max) {
       if (running_on(host.name) >= host.max) break;
+      if (!hosts_.may_start(host.name)) break;  // a down host's probe: one agent, not `max`
       if (job.data->available(host.name) <= waiting_capacity(job, host.name)) break;
       if (!start_agent(job, *type, host)) return started;
       started = true;
@@ -372,8 +376,11 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
   started_in_.erase(&agent);
   if (it != agents_.end()) agents_.erase(it);  // destroys `agent`
   if (job) maybe_complete(*job);
+  // The freed slot is refilled at once from the steps in memory: the step's end is written
+  // behind (sent, never waited for), and the poll that tops the memory up (settle) follows the
+  // spawn.
+  dispatch();
   settle(pk);
-  request_dispatch();
   check_shutdown();
 }
 
@@ -425,8 +432,30 @@ void Scheduler::settle(long long jq_pk) {
 
 void Scheduler::forget_job(long long jq_pk) {
   jobs_.erase(jq_pk);
-  if (more_ready_) request_poll();  // the last poll left ready steps behind
+  // The last poll left ready steps behind (after an agent's exit, the refill from memory has
+  // happened already). While more steps wait in memory than there are slots, the poll that
+  // tops them up is put off a little (kTopUp) so that a burst of short steps reads the queue a
+  // few times a second, not once per step; below that, at once.
+  if (more_ready_) {
+    if (waiting_in_memory() < slots())
+      request_poll();
+    else if (!top_up_.active())
+      top_up_ = Source::timer(kTopUp, [this] { request_poll(); });
+  }
   check_shutdown();
+}
+
+// Steps in memory that no agent runs yet and that may start (not paused, not ending).
+std::size_t Scheduler::waiting_in_memory() const {
+  return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) {
+    return j.second->agents == 0 && j.second->state == JobState::Queued && !j.second->ending;
+  }));
+}
+
+std::size_t Scheduler::slots() const {
+  std::size_t n = 0;
+  for (const auto& h : config_->hosts) n += static_cast<std::size_t>(std::max(h.max, 0));
+  return std::max<std::size_t>(n, 1);
 }
 
 // ---- Shutdown and reload --------------------------------------------------------------------

@@ -113,6 +113,8 @@ class Scheduler final : public AgentListener {
                      const std::string& said);
   void maybe_complete(Job& job);
   void forget_job(long long jq_pk);
+  std::size_t waiting_in_memory() const;
+  std::size_t slots() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);
@@ -135,7 +137,7 @@ class Scheduler final : public AgentListener {
   std::set<long long> ended_by_us_;  // ends written here whose NOTIFY has not come back yet
   bool closing_ = false;
   std::function<void()> on_done_;
-  Source poll_timer_, dispatch_idle_;
+  Source poll_timer_, dispatch_idle_, top_up_;
   Deadline items_flush_;
   HostStatus hosts_;                   // remote hosts found down (ssh exit 255 before OK)
   std::unique_ptr<AgentDb> agent_db_;  // DB: requests, on a connection of their own

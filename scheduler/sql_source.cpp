@@ -3,7 +3,7 @@
 // lost connection cuts the run short and the next run is on a new connection.
 #include "sql_source.hpp"
 
-#include <set>
+#include <charconv>
 
 #include "agent/protocol.hpp"
 #include "log.hpp"
@@ -11,25 +11,39 @@
 namespace sched {
 
 namespace {
-// The fed rows: 64-bit hashes of their text form, for the life of the step's connection.
-constexpr const char* kCreateFed =
-    "CREATE TEMP TABLE IF NOT EXISTS jobline_fed (h bigint PRIMARY KEY)";
-// The statements of a run; {} is the step's jq_args after JQ_SUBS. Every row comes with two
-// more columns, dropped before it is fed: whether it was fed already, and its hash.
+// The fed rows: 64-bit hashes of their text form, for the life of the step's connection. The
+// session's temporary buffers are raised first (they must be, before its first temporary
+// table): with the default 8 MB a million hashes spill and every insert waits on the disk.
+// The table has no index while the first run fills it (an index built once is much cheaper
+// than a million random insertions); the index is made before the first re-run, whose
+// anti-join then looks rows up in it (a LIMIT query's few rows), and the table is analyzed
+// before each re-run so that the planner knows its size.
+constexpr const char* kTempBuffers = "SET temp_buffers = '128MB'";
+constexpr const char* kCreateFed = "CREATE TEMP TABLE IF NOT EXISTS jobline_fed (h bigint)";
+constexpr const char* kIndexFed =
+    "CREATE INDEX IF NOT EXISTS jobline_fed_h ON pg_temp.jobline_fed (h)";
+constexpr const char* kAnalyzeFed = "ANALYZE pg_temp.jobline_fed";
+// The statements of a run; {} is the step's jq_args after JQ_SUBS. The cursor yields only the
+// rows not fed yet (the check is the server's: rows fed already are never sent), each with
+// one more column, its hash, dropped before it is fed. REPEATABLE READ: the probe below sees
+// the cursor's snapshot.
 constexpr const char* kCheck = "PREPARE jobline_check AS ";
 constexpr const char* kUncheck = "DEALLOCATE jobline_check";
-constexpr const char* kBegin = "BEGIN";
+constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 constexpr const char* kDeclare = R"(DECLARE jobline_feed NO SCROLL CURSOR FOR
-SELECT jobline_q.*, f.h IS NOT NULL AS jobline_was_fed, h.h AS jobline_hash
+SELECT jobline_q.*, h.h AS jobline_hash
   FROM ({}) jobline_q
  CROSS JOIN LATERAL (SELECT hashtextextended(jobline_q::text, 0) AS h) h
-  LEFT JOIN jobline_fed f ON f.h = h.h)";
+ WHERE NOT EXISTS (SELECT 1 FROM jobline_fed f WHERE f.h = h.h))";
 constexpr const char* kFetch = "FETCH FORWARD {} FROM jobline_feed";
-// Once per step, after its first FETCH and before the next, in the run's transaction: the
-// rows to do, for progress (the next FETCH waits; the rows fetched keep the agents busy).
+// Once per step, after its first FETCH, in the run's transaction: the rows to do, for
+// progress. Queued behind the second FETCH, so the agents have rows while it runs.
 constexpr const char* kCount = "SELECT count(*) FROM ({}) jobline_q";
-constexpr const char* kRemember =
-    "INSERT INTO jobline_fed SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING";
+// A run that found no new row on a connection that fed rows: did the query return rows at
+// all (all fed already: the step ends with a warning) or none (it ends quietly)? Stops at the
+// first row.
+constexpr const char* kProbe = "SELECT EXISTS (SELECT 1 FROM ({}) jobline_q)";
+constexpr const char* kRemember = "INSERT INTO jobline_fed SELECT unnest($1::bigint[])";
 constexpr const char* kCommit = "COMMIT";
 }  // namespace
 
@@ -83,6 +97,7 @@ bool SqlSource::routed() const {
 // follows.
 void SqlSource::start_run() {
   run_rows_ = run_new_ = run_skipped_ = 0;
+  run_all_fed_ = false;
   cut_short_ = false;
   fetching_ = true;  // until the DECLARE answers
   if (db_ && db_->connected()) {
@@ -101,6 +116,7 @@ void SqlSource::start_run() {
 // empty. A failed attempt breaks it (on_broken → lost → the next attempt).
 void SqlSource::connect() {
   db_ = std::make_unique<Database>(conninfo_);
+  db_->pipeline(8);  // a FETCH and the previous batch's bookkeeping go out together
   db_->on_broken([this](const std::string& why) { lost(why); });
   db_->connect_async([this](bool ok, const std::string&) {
     if (!ok) return;
@@ -115,6 +131,8 @@ void SqlSource::connect() {
       outage_since_.reset();
     }
     backoff_.reset();
+    fed_on_connection_ = 0;
+    db_->query(kTempBuffers, {});
     db_->query(kCreateFed, {}, [this](const QueryResult& r) {
       if (!r.ok()) failed(r, "cannot create the table of fed rows: ");
     });
@@ -141,6 +159,10 @@ void SqlSource::declare() {
       return;
     }
     db_->query(kUncheck, {});
+    if (fed_on_connection_ > 0) {  // a re-run: find fed rows by the index
+      db_->query(kIndexFed, {});
+      db_->query(kAnalyzeFed, {});
+    }
     db_->query(kBegin, {});
     db_->query(fmt::format(kDeclare, text), {}, [this](const QueryResult& r) {
       fetching_ = false;
@@ -189,9 +211,9 @@ void SqlSource::failed(const QueryResult& r, std::string_view what) {
 }
 
 // FETCHes while the cursor is open and the open queues run low (and not every queue is full).
-void SqlSource::maybe_fetch() {
+void SqlSource::maybe_fetch(std::size_t incoming) {
   if (phase_ != Phase::Running || fetching_ || !db_) return;
-  if (queues_.waiting_in_open_queues() >= limits_.low || queues_.all_full()) return;
+  if (queues_.waiting_in_open_queues() + incoming >= limits_.low || queues_.all_full()) return;
   fetching_ = true;
   db_->query(fmt::format(kFetch, limits_.fetch), {}, [this](const QueryResult& r) { on_fetch(r); });
 }
@@ -208,38 +230,68 @@ void SqlSource::on_fetch(const QueryResult& r) {
     fail(fmt::format("query failed: its result has no column \"{}\" (jq_runonpfile)", column_));
     return;
   }
+  // The next FETCH goes out first, so that the server fetches while this batch is queued and
+  // fed; this batch's bookkeeping follows it (the cursor does not see it anyway, and the next
+  // run is declared after it on this connection).
+  bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
+  if (!drained) maybe_fetch(static_cast<std::size_t>(r.rows()));
   std::size_t before = run_new_;
   std::string fed = "{";
-  std::set<std::string> batch;  // identical rows within one FETCH are fed once
+  batch_.clear();  // identical rows within one FETCH are fed once
+  int hash_column = r.columns() - 1;
   for (int i = 0; i < r.rows(); ++i) {
     ++run_rows_;
-    std::string hash = r.get(i, r.columns() - 1);
-    if (r.get(i, r.columns() - 2) == "t" || !batch.insert(hash).second) continue;
+    std::string hash = r.get(i, hash_column);
+    std::int64_t h = 0;
+    std::from_chars(hash.data(), hash.data() + hash.size(), h);
+    if (!batch_.insert(h).second) continue;
     if (!accept(r, i, column)) continue;
     if (fed.size() > 1) fed += ',';
     fed += hash;
   }
+  if (!drained) maybe_fetch();  // if the queues had no room for it before
   if (run_new_ > before) {
+    fed_on_connection_ += run_new_ - before;
     db_->query(kRemember, {fed + "}"}, [this](const QueryResult& res) {
       if (!res.ok()) failed(res, "cannot record the fed rows: ");
     });
     rows_event_ = true;
     notify();
   }
-  bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
   if (!counted_) count(drained);
-  if (drained) {  // end of this run
-    db_->query(kCommit, {});
-    phase_ = Phase::Draining;
-    after_progress();
-  } else {
-    maybe_fetch();
+  if (drained) end_cursor();
+}
+
+// The cursor is drained. A run that found no new row on a connection that has fed rows asks,
+// in the cursor's snapshot, whether the query returned any row at all: if so they were all fed
+// already and the step ends with a warning (finish).
+void SqlSource::end_cursor() {
+  if (run_new_ > 0 || run_skipped_ > 0 || fed_on_connection_ == 0) {
+    close_run();
+    return;
   }
+  fetching_ = true;
+  db_->query(fmt::format(kProbe, text_), {}, [this](const QueryResult& r) {
+    fetching_ = false;
+    if (phase_ != Phase::Running) return;
+    if (!r.ok()) {
+      failed(r, "");
+      return;
+    }
+    run_all_fed_ = r.rows() == 1 && r.get(0, 0) == "t";
+    close_run();
+  });
+}
+
+void SqlSource::close_run() {
+  db_->query(kCommit, {});
+  phase_ = Phase::Draining;
+  after_progress();
 }
 
 // The rows the step has to do, once: known at once when the first FETCH drained the cursor,
-// else counted by the query itself. A count that fails fails the transaction, and so the next
-// FETCH, with the same reason.
+// else counted by the query itself (behind the next FETCH). A count that fails fails the step
+// with its reason (it also aborts the run's transaction).
 void SqlSource::count(bool drained) {
   counted_ = true;
   if (!events_.known) return;
@@ -248,7 +300,11 @@ void SqlSource::count(bool drained) {
     return;
   }
   db_->query(fmt::format(kCount, text_), {}, [this](const QueryResult& r) {
-    if (r.ok() && r.rows() == 1 && events_.known)
+    if (!r.ok()) {
+      if (phase_ == Phase::Running) failed(r, "");
+      return;
+    }
+    if (r.rows() == 1 && events_.known)
       events_.known(static_cast<std::size_t>(std::stoull(r.get(0, 0))));
   });
 }
@@ -256,7 +312,7 @@ void SqlSource::count(bool drained) {
 // A fetched row not fed yet: queued for its holder, or skipped (for a later run) when that
 // queue is full. Returns whether it was queued.
 bool SqlSource::accept(const QueryResult& r, int row, int column) {
-  agent::protocol::Row fields = r.row(row, r.columns() - 2);
+  agent::protocol::Row fields = r.row(row, r.columns() - 1);
   std::optional<std::string_view> value;
   if (const auto& v = fields.fields[static_cast<std::size_t>(column)].value) value = *v;
   std::string holder = router_.holder(value);
@@ -287,11 +343,11 @@ void SqlSource::finish() {
   phase_ = Phase::Finished;
   end_event_ = true;
   end_ok_ = true;
-  if (run_rows_ > 0)
+  if (run_all_fed_)
     end_text_ = fmt::format(
-        "run {} of the query returned {} row(s), all already fed in this step: ending the step "
+        "run {} of the query returned row(s), all already fed in this step: ending the step "
         "(a query that keeps returning the same rows would loop)",
-        runs_, run_rows_);
+        runs_);
   notify();
 }
 

@@ -1,11 +1,13 @@
 // SqlSource: the data of an SQL-fed step (SPEC §5.2). jq_args is a query; its rows, as row
 // lines, are fed to the step's agents on the host that holds each row (Router). It owns its
-// own connection (not the queue's), opens a NO SCROLL cursor in a transaction and FETCHes in
-// batches only while the queues run low, so memory stays bounded however many rows there are.
-// When every fed row is acknowledged it runs the query again; the step ends with the first run
-// that returns no row not already fed in this step. The fed rows are remembered as 64-bit
-// hashes in a temporary table of the source's connection, so the scheduler's memory stays flat
-// however many rows a step feeds. Owned by its Job.
+// own connection (not the queue's, in pipeline mode), opens a NO SCROLL cursor in a transaction
+// and FETCHes in batches while the queues are not full, the next FETCH sent as soon as a batch
+// arrives (ahead of that batch's bookkeeping), so the server reads ahead while rows are fed and
+// memory stays bounded however many rows there are. When every fed row is acknowledged it runs
+// the query again; the step ends with the first run that returns no row not already fed in
+// this step. The fed rows are remembered as 64-bit hashes in a temporary table of the source's
+// connection, so the scheduler's memory stays flat however many rows a step feeds; the cursor
+// leaves them out on the server, so a run that finds nothing new sends no row. Owned by its Job.
 //
 //   NotStarted --first take() (an agent said OK)--> Connecting --connected--> Running (cursor
 //       open, fetching on demand)
@@ -33,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "backoff.hpp"
 #include "data_source.hpp"
@@ -56,9 +59,9 @@ struct SqlSourceEvents {
 };
 
 struct SqlSourceLimits {
-  std::size_t fetch = 1000;      // rows per FETCH
-  std::size_t low = 1000;        // FETCH again when fewer rows wait in open queues
-  std::size_t queue_cap = 4000;  // rows per holder queue
+  std::size_t fetch = 2000;      // rows per FETCH
+  std::size_t low = 6000;        // FETCH again when fewer rows wait in open queues
+  std::size_t queue_cap = 8000;  // rows per holder queue
 };
 
 class SqlSource final : public DataSource {
@@ -87,10 +90,12 @@ class SqlSource final : public DataSource {
   void declare();
   void lost(const std::string& why);
   void failed(const QueryResult& r, std::string_view what);
-  void maybe_fetch();
+  void maybe_fetch(std::size_t incoming = 0);
   void on_fetch(const QueryResult& r);
   bool accept(const QueryResult& r, int row, int column);
   void count(bool drained);
+  void end_cursor();
+  void close_run();
   void after_progress();
   void fail(const std::string& message);
   void finish();
@@ -112,6 +117,9 @@ class SqlSource final : public DataSource {
   RowQueues queues_;
   std::size_t fed_ = 0;  // rows fed in this step
   std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
+  std::size_t fed_on_connection_ = 0;  // rows in the connection's table of fed rows
+  bool run_all_fed_ = false;           // the run returned rows, all fed already
+  std::unordered_set<std::int64_t> batch_;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;
   Source notify_, connect_;

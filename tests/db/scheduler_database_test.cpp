@@ -115,6 +115,42 @@ TEST_F(KeptDatabase, TheStatementInFlightIsSentAgain) {
       << lost_[0];
 }
 
+// In pipeline mode (the queue connection's) several statements are in flight at once: each is
+// its own transaction (an error stays with its statement), results come back in order, and
+// when the server goes away every statement in flight is sent again, in order.
+TEST_F(KeptDatabase, PipelinedStatementsKeepTheirOrderAndErrorsAcrossARestart) {
+  Database piped{db_.conninfo()};
+  piped.pipeline(8);
+  piped.keep_connected({});
+  piped.connect_async();
+  ASSERT_TRUE(run_until([&] { return piped.connected(); }));
+  std::vector<std::string> answers;
+  auto note = [&](const std::string& what) {
+    return [&answers, what](const QueryResult& r) {
+      answers.push_back(what + (r.ok() ? "" : " failed: " + r.error()));
+    };
+  };
+  piped.query("INSERT INTO log(what) SELECT 'slow' FROM pg_sleep(2)", {}, note("slow"));
+  piped.query("SELECT 1 / 0", {}, note("division"));
+  piped.query("INSERT INTO log(what) VALUES ('a')", {}, note("a"));
+  piped.query("INSERT INTO log(what) VALUES ('b')", {}, note("b"));
+  EXPECT_EQ(piped.pending(), 4u);
+  ASSERT_TRUE(test::eventually([&] {
+    return db_.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO "
+               "log(what) SELECT%' AND state = 'active'") == "1";
+  }));
+  cluster_.restart();
+  ASSERT_TRUE(run_until([&] { return answers.size() == 4; }));
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[0], "slow");
+  EXPECT_EQ(answers[1].rfind("division failed: ERROR:  division by zero", 0), 0u) << answers[1];
+  EXPECT_EQ(answers[2], "a");
+  EXPECT_EQ(answers[3], "b");
+  EXPECT_EQ(db_.rows("SELECT what FROM log ORDER BY n"),
+            (std::vector<std::string>{"slow", "a", "b"}));
+}
+
 // PostgreSQL breaks a deadlock by aborting one of its statements; on a kept connection that
 // statement is sent again and then succeeds, once.
 TEST_F(KeptDatabase, AStatementAbortedByADeadlockIsSentAgain) {

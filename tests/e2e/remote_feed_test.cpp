@@ -85,10 +85,16 @@ TEST_F(RemoteFeed, UnreachableHostIsDownItsRowsWaitAndFinishWhenItIsBack) {
       120s))
       << h.log();
   EXPECT_NE(h.log().find("host 'h3' is down"), std::string::npos) << h.log();
-  // The control interface's load says so (jobctl load, the web page's hosts).
-  auto load = h.control("load");
-  EXPECT_NE(std::find(load.begin(), load.end(), "host:h3 address:127.0.0.2 max:2 running:0 down:1"),
-            load.end())
+  // The control interface's load says so (jobctl load, the web page's hosts). A probe agent
+  // may be out at the moment of asking (one, every 5 s then longer): asked again until none is.
+  std::vector<std::string> load;
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        load = h.control("load");
+        return std::find(load.begin(), load.end(),
+                         "host:h3 address:127.0.0.2 max:2 running:0 down:1") != load.end();
+      },
+      30s))
       << fmt::format("{}", fmt::join(load, "\n"));
   EXPECT_EQ(h.column(pk, "jq_endtime"), "");  // h3's rows wait: the step goes on
   EXPECT_EQ(h.db().query("SELECT count(*) FROM feed_seen WHERE host = 'h3'"), "0");
