@@ -95,6 +95,13 @@ void EventStream::notify(const std::string& payload) {
   schedule(50);
 }
 
+void EventStream::resync() {
+  if (clients_.empty()) return;
+  last_sent_.clear();
+  broadcast("event: resync\ndata: 1\n\n");
+  schedule(0);
+}
+
 void EventStream::schedule(int delay_ms) {
   if (in_flight_) {
     again_ = true;

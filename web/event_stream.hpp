@@ -35,6 +35,10 @@ class EventStream {
   void add(const RequestPtr& req);
   // A NOTIFY on jobline_jobqueue or jobline_progress; `payload` is the step's jq_pk.
   void notify(const std::string& payload);
+  // The database connection was made (again): changes while it was away came with no NOTIFY,
+  // so every client is told to read its page's live part again (`event: resync`), and the
+  // running steps are read.
+  void resync();
   std::size_t clients() const { return clients_.size(); }
 
  private:

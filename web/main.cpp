@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
                        std::cerr << "jobline-web: database " << db.target()
                                  << " unreachable: " << why << "\n";
                      },
-                     [](sched::Clock::duration) {}});
+                     [&](sched::Clock::duration) { events.resync(); }});
   db.connect_async();
 
   web::Server server(app);

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "private_cluster.hpp"
 #include "web_client.hpp"
 
 namespace {
@@ -129,6 +130,9 @@ TEST(WebLive, ProgressComesFromNotifyAndNothingIsSentPeriodically) {
 TEST(WebLive, StartAndPauseComeFromNotify) {
   WebServer w;
   w.start_web();
+  // A page read from the database: the connection is up, so its LISTENs (sent first on every
+  // connection) are in place before the step below is queued.
+  ASSERT_EQ(get(w.port(), "/jobs").status, 200);
   webtest::EventClient events(w.port());
   std::string stream;
   ASSERT_TRUE(events.wait_for("retry:", 10s, &stream)) << stream;
@@ -167,6 +171,23 @@ TEST(WebLive, APageIsServedWhileAnActionWaitsForTheScheduler) {
   t.join();
   EXPECT_EQ(action.status, 303) << action.head << action.body;
   EXPECT_TRUE(action.header("Location").ends_with("/job/5")) << action.head;
+}
+
+// After a database outage jobline-web tells every stream to read its page again (changes
+// meanwhile came with no NOTIFY), then follows the NOTIFYs as before.
+TEST(WebLive, AStreamIsToldToResyncWhenTheDatabaseComesBack) {
+  test::PrivateCluster cluster;
+  WebServer w("", cluster.conninfo());
+  w.start_web();
+  ASSERT_EQ(get(w.port(), "/jobs").status, 200);
+  w.harness().stop();
+  webtest::EventClient events(w.port());
+  std::string stream;
+  ASSERT_TRUE(events.wait_for("retry:", 10s, &stream)) << stream;
+  cluster.restart();
+  ASSERT_TRUE(events.wait_for("event: resync", 30s, &stream)) << stream;
+  std::string jq = one_step_job(w, "hang");
+  EXPECT_TRUE(events.wait_for("\"jq\":" + jq + ",", 10s, &stream)) << stream;
 }
 
 // Queueing an upload runs in a worker thread: while its transaction waits for a lock, pages

@@ -67,6 +67,8 @@ function follow() {
   });
   // Changes between the page's rendering and this connection (or while it was broken) came
   // with no event to this page: read the live part again each time the stream (re)opens.
+  // The server's database connection came back: changes meanwhile came with no event either.
+  source.addEventListener("resync", () => refetch(live));
   source.addEventListener("open", () => {
     refetch(live);
     document.body.dataset.connected = "1";
