@@ -32,6 +32,7 @@ TEST(SchedulerLeftover, HangingAgentOfAKilledSchedulerIsKilledAndItsStepRunsAgai
   ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
   pid_t old_agent = agent_pid(h, jq);
   ASSERT_GT(old_agent, 0);
+  ASSERT_TRUE(eventually([&] { return running_agents(h, jq).size() == 1; }, 30s)) << h.log();
   h.stop(SIGKILL);
   std::this_thread::sleep_for(500ms);
   ASSERT_TRUE(process_alive(old_agent));  // it hangs: it will not go by itself
@@ -83,12 +84,11 @@ TEST(SchedulerLeftover, EveryHangingAgentOfAnSqlFedStepIsKilled) {
   step.args = "SELECT g AS id FROM generate_series(1, 10) g";
   step.runonpfile = "id";
   long long jq = h.queue(step);
+  // Both have said OK: an agent still starting would die of SIGPIPE with the scheduler.
   std::vector<pid_t> agents;
   ASSERT_TRUE(eventually(
       [&] {
-        agents.clear();
-        for (const auto& line : h.control("status " + pk(jq)))
-          if (line.rfind("agent:", 0) == 0) agents.push_back(std::stoi(line.substr(6)));
+        agents = running_agents(h, jq);
         return agents.size() == 2;
       },
       30s))

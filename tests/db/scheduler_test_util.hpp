@@ -128,6 +128,17 @@ inline pid_t agent_pid(SchedulerHarness& h, long long jq_pk) {
   return static_cast<pid_t>(std::stol(info.substr(dot + 1)));
 }
 
+// The pids of a step's agents that have said OK (`status N`: status:AGENT_RUNNING). An agent
+// that has not said it yet still writes to its stdout: if the scheduler dies first, that write
+// kills it (SIGPIPE), so tests that kill the scheduler wait for this.
+inline std::vector<pid_t> running_agents(SchedulerHarness& h, long long jq_pk) {
+  std::vector<pid_t> out;
+  for (const auto& line : h.control("status " + std::to_string(jq_pk)))
+    if (line.rfind("agent:", 0) == 0 && line.find(" status:AGENT_RUNNING ") != std::string::npos)
+      out.push_back(static_cast<pid_t>(std::stol(line.substr(6))));
+  return out;
+}
+
 // A running scheduler with one step whose agent hangs after its OK (not killed for silence
 // within a test): the start of the control, status and QUIT tests.
 struct HangingStep {
