@@ -184,20 +184,28 @@ TEST_P(ScanAgentsKill, SigkillMidRunThenTheStepGivesOneCleanRunsRows) {
   const long long total = static_cast<long long>(files.size());
   const long long jq = queue(agent, upload);
 
-  // Kill one agent of the step once it has committed some files and before it is done.
+  // Kill one agent of the step once it has committed some files and before it is done. The
+  // agent is stopped while the test looks (a fast agent could otherwise finish between the
+  // look and the kill): SIGSTOP, count, then SIGKILL mid-run or SIGCONT and look again.
   const std::string scanned =
       "SELECT count(*) FROM pfile_scanned JOIN agent ON agent_pk = agent_fk WHERE agent_name = '" +
       agent + "'";
-  std::vector<pid_t> pids;
+  pid_t victim = 0;
   ASSERT_TRUE(test::eventually(
       [&] {
-        pids = agent_pids(h.process()->pid(), agent);
-        return !pids.empty() && count(scanned) > 0;
+        std::vector<pid_t> pids = agent_pids(h.process()->pid(), agent);
+        if (pids.empty() || ::kill(pids.front(), SIGSTOP) != 0) return false;
+        long long now = count(scanned);
+        if (now > 0 && now < total) {
+          victim = pids.front();
+          return true;
+        }
+        ::kill(pids.front(), SIGCONT);
+        return false;
       },
-      60s));
-  ASSERT_EQ(::kill(pids.front(), SIGKILL), 0);
-  const long long at_kill = count(scanned);
-  EXPECT_LT(at_kill, total) << "the agent finished before it was killed";
+      60s))
+      << "no agent was caught between its first committed file and its last";
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
 
   run_to_completion(jq);
   EXPECT_TRUE(test::eventually([&] { return h.log().find("SIGKILL") != std::string::npos; }, 10s))
