@@ -74,6 +74,9 @@ void mark_done(Database& db, int agent_pk, std::string_view scope,
   }
 }
 
+// How many times a group aborted by a deadlock or serialization conflict is run in all.
+constexpr int kConflictAttempts = 5;
+
 // BEGIN (queued: it goes with the marking statement) on construction; ROLLBACK on destruction
 // unless committed.
 class GroupTransaction {
@@ -172,21 +175,34 @@ std::size_t ItemLoop::process_group(const Handler& handler, Stats& stats, Pace& 
     }
   }
 
+  // PostgreSQL may abort the group to break a deadlock or a serialization conflict (agents of
+  // one step inserting the same new rows, e.g. a mime type name, in other orders): it is rolled
+  // back and run again, handler and all (a handler must already bear being run again for an
+  // item whose group did not commit: that is what a kill leaves).
   Stats group;
-  GroupTransaction tx(db_);
-  std::vector<bool> fresh;
-  mark_done(db_, options_.agent_pk, options_.scope, distinct, fresh);
-  const auto started = Clock::now();
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (index[i] != std::string::npos && fresh[index[i]]) {
-      handler(db_, items[i]);
-      ++group.handled;
-    } else {
-      ++group.skipped;
+  for (int attempt = 1;; ++attempt) {
+    group = Stats{};
+    try {
+      GroupTransaction tx(db_);
+      std::vector<bool> fresh;
+      mark_done(db_, options_.agent_pk, options_.scope, distinct, fresh);
+      const auto started = Clock::now();
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if (index[i] != std::string::npos && fresh[index[i]]) {
+          handler(db_, items[i]);
+          ++group.handled;
+        } else {
+          ++group.skipped;
+        }
+      }
+      pace.record(group.handled, Clock::now() - started);
+      tx.commit();
+      break;
+    } catch (const Error& e) {
+      const bool conflict = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+      if (!conflict || attempt == kConflictAttempts) throw;
     }
   }
-  pace.record(group.handled, Clock::now() - started);
-  tx.commit();
   // Acknowledged only now: a kill before this line leaves the items to be fed again.
   if (options_.report_items) session_.items_processed(items.size());
   session_.ack(items.size());
