@@ -184,28 +184,25 @@ TEST_P(ScanAgentsKill, SigkillMidRunThenTheStepGivesOneCleanRunsRows) {
   const long long total = static_cast<long long>(files.size());
   const long long jq = queue(agent, upload);
 
-  // Kill one agent of the step once it has committed some files and before it is done. The
-  // agent is stopped while the test looks (a fast agent could otherwise finish between the
-  // look and the kill): SIGSTOP, count, then SIGKILL mid-run or SIGCONT and look again.
+  // Kill one agent of the step once it has committed some files and before it is done. Once
+  // some are committed the agent is stopped and the count read again, so that the kill is known
+  // to come mid-run (a fast agent could otherwise finish between the look and the kill).
   const std::string scanned =
       "SELECT count(*) FROM pfile_scanned JOIN agent ON agent_pk = agent_fk WHERE agent_name = '" +
       agent + "'";
-  pid_t victim = 0;
+  std::vector<pid_t> pids;
   ASSERT_TRUE(test::eventually(
       [&] {
-        std::vector<pid_t> pids = agent_pids(h.process()->pid(), agent);
-        if (pids.empty() || ::kill(pids.front(), SIGSTOP) != 0) return false;
-        long long now = count(scanned);
-        if (now > 0 && now < total) {
-          victim = pids.front();
-          return true;
-        }
-        ::kill(pids.front(), SIGCONT);
-        return false;
+        pids = agent_pids(h.process()->pid(), agent);
+        return !pids.empty() && count(scanned) > 0;
       },
       60s))
-      << "no agent was caught between its first committed file and its last";
-  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+      << "count " << count(scanned) << ", agents " << pids.size() << "\n"
+      << h.log();
+  ASSERT_EQ(::kill(pids.front(), SIGSTOP), 0);
+  const long long at_kill = count(scanned);
+  ASSERT_EQ(::kill(pids.front(), SIGKILL), 0);
+  EXPECT_LT(at_kill, total) << "the agent finished before it was stopped";
 
   run_to_completion(jq);
   EXPECT_TRUE(test::eventually([&] { return h.log().find("SIGKILL") != std::string::npos; }, 10s))
