@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 
@@ -30,17 +30,44 @@ std::string server_log() {
   return dir + "/server.log";
 }
 
+// A log line's head, "2026-12-04 19:00:00.123 UTC [12345] LOG:  message": the pid, the level
+// and the message, or false. Parsed by hand: std::regex recurses once per character and
+// overflows the stack on a statement of megabytes (the fed-row INSERTs).
+bool parse_head(const std::string& line, Entry& e) {
+  auto digits = [&](size_t from, size_t n) {
+    if (line.size() < from + n) return false;
+    for (size_t i = from; i < from + n; ++i)
+      if (!std::isdigit(static_cast<unsigned char>(line[i]))) return false;
+    return true;
+  };
+  if (!digits(0, 4) || line[4] != '-' || !digits(5, 2) || line[7] != '-' || !digits(8, 2) ||
+      line.size() < 11 || line[10] != ' ')
+    return false;
+  size_t open = line.find(" [", 11);
+  if (open == std::string::npos) return false;
+  size_t close = line.find("] ", open + 2);
+  if (close == std::string::npos || close == open + 2 || !digits(open + 2, close - open - 2))
+    return false;
+  size_t colon = line.find(":  ", close + 2);
+  if (colon == std::string::npos || colon == close + 2) return false;
+  for (size_t i = close + 2; i < colon; ++i)
+    if (line[i] < 'A' || line[i] > 'Z') return false;
+  e.pid = line.substr(open + 2, close - open - 2);
+  e.level = line.substr(close + 2, colon - close - 2);
+  e.message = line.substr(colon + 3);
+  return true;
+}
+
 std::vector<Entry> entries(const LogMark& mark) {
   std::ifstream in(mark.path);
   in.seekg(mark.offset);
-  static const std::regex head(R"(^\d{4}-\d\d-\d\d [0-9:.]+ \S+ \[(\d+)\] ([A-Z]+):  (.*)$)");
   std::vector<Entry> out;
-  std::smatch m;
   for (std::string line; std::getline(in, line);) {
+    Entry e;
     if (!line.empty() && line[0] == '\t' && !out.empty()) {
       out.back().message += "\n" + line.substr(1);
-    } else if (std::regex_match(line, m, head)) {
-      out.push_back({m[1], m[2], m[3]});
+    } else if (parse_head(line, e)) {
+      out.push_back(std::move(e));
     }
   }
   return out;
@@ -100,14 +127,13 @@ std::vector<Statement> feed_statements(const LogMark& mark) {
     }
   if (pid.empty()) throw std::runtime_error("no DECLARE jobline_feed in " + mark.path);
   std::vector<Statement> out;
-  static const std::regex execute(R"(^execute [^:]*: )");
   for (const auto& e : all) {
     if (e.pid != pid) continue;
-    std::smatch m;
+    size_t colon = e.message.rfind("execute ", 0) == 0 ? e.message.find(": ") : std::string::npos;
     if (e.level == "LOG" && e.message.rfind("statement: ", 0) == 0) {
       out.push_back({e.message.substr(11), {}});
-    } else if (e.level == "LOG" && std::regex_search(e.message, m, execute)) {
-      out.push_back({e.message.substr(static_cast<size_t>(m.length(0))), {}});
+    } else if (e.level == "LOG" && colon != std::string::npos) {
+      out.push_back({e.message.substr(colon + 2), {}});
     } else if (e.level == "DETAIL" && e.message.rfind("parameters: ", 0) == 0 && !out.empty()) {
       out.back().params = parameters(e.message.substr(12));
     }
