@@ -41,16 +41,15 @@ int queue_raw(Context& ctx, const po::variables_map& vm, const std::string& agen
   if (vm.count("host")) host = vm["host"].as<std::string>();
   auto db = ctx.connect();
   auto [job, jq] = in_transaction(db, [&] {
-    std::string job =
-        vm.count("job")
-            ? std::to_string(vm["job"].as<long long>())
-            : db.exec("SELECT queue_job($1, $2, $3)",
-                      {"jobctl: " + agent,
-                       vm.count("upload") ? std::optional<std::string>(
-                                                std::to_string(vm["upload"].as<long long>()))
-                                          : std::nullopt,
-                       std::to_string(vm["priority"].as<int>())})
-                  .get(0, 0);
+    std::string job = vm.count("job")
+                          ? std::to_string(vm["job"].as<long long>())
+                          : db.exec("SELECT queue_job($1, $2, $3)",
+                                    {"jobctl: " + agent,
+                                     vm.count("upload") ? std::optional<std::string>(std::to_string(
+                                                              vm["upload"].as<long long>()))
+                                                        : std::nullopt,
+                                     std::to_string(vm["priority"].as<int>())})
+                                .get(0, 0);
     auto jq = db.exec("SELECT queue_step($1, $2, $3, $4::int[], $5, $6, NULL)",
                       {job, agent, data, fmt::format("{{{}}}", fmt::join(deps, ",")),
                        sql ? std::optional<std::string>(vm["runonpfile"].as<std::string>())
@@ -122,11 +121,11 @@ int upload(Context& ctx, const po::variables_map& vm) {
   QueueResult r;
   try {
     r = in_transaction(db, [&] {
-      req.upload = std::stoll(
-          db.exec("INSERT INTO upload (upload_filename, upload_desc, upload_origin) "
-                  "VALUES ($1, $2, 'jobctl') RETURNING upload_pk",
-                  {path.string(), name})
-              .get(0, 0));
+      req.upload =
+          std::stoll(db.exec("INSERT INTO upload (upload_filename, upload_desc, upload_origin) "
+                             "VALUES ($1, $2, 'jobctl') RETURNING upload_pk",
+                             {path.string(), name})
+                         .get(0, 0));
       return queue_for_upload(db, config, req);
     });
   } catch (const std::runtime_error& e) {

@@ -137,8 +137,8 @@ void queued(GObject*, GAsyncResult* result, gpointer data) {
 
 void queue_upload(App& app, const RequestPtr& req, jobctl::QueueRequest q, std::string path,
                   std::string name) {
-  auto* w = new QueueingWork{app.conninfo, app.config, std::move(q), std::move(path),
-                             std::move(name), 0, {}};
+  auto* w = new QueueingWork{
+      app.conninfo, app.config, std::move(q), std::move(path), std::move(name), 0, {}};
   GTask* task = g_task_new(nullptr, nullptr, queued, new WaitingRequest{&app, req});
   g_task_set_task_data(task, w, [](gpointer p) { delete static_cast<QueueingWork*>(p); });
   g_task_run_in_thread(task, queue_in_worker);

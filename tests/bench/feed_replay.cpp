@@ -6,12 +6,12 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <cctype>
 #include <sstream>
 #include <stdexcept>
 

@@ -39,7 +39,7 @@ long long value(const TempDatabase& db, const std::string& sql) {
 // Runs in_transaction with a body that inserts its call number into t and throws an error
 // with `sqlstate` on its first `failures` calls; returns what in_transaction returned.
 int queue_in_transaction(agent::Database& db, int& calls, int failures,
-                                 const std::string& sqlstate) {
+                         const std::string& sqlstate) {
   return jobctl::in_transaction(db, [&] {
     ++calls;
     db.exec("INSERT INTO t VALUES ($1::int)", {std::to_string(calls)});
@@ -107,9 +107,10 @@ TEST(Dependencies, DependentsQueuedBeforeDuringAndAfterAFailureAllFail) {
 TEST(Dependencies, AStepWaitingForAFailureHoldsNoPrerequisite) {
   Schema s;
   auto fail = [&](agent::Database& db, long long step) {
-    db.exec(fmt::format("UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = 2, "
-                        "jq_endtext = 'broke' WHERE jq_pk = {}",
-                        step));
+    db.exec(
+        fmt::format("UPDATE jobqueue SET jq_endtime = now(), jq_end_bits = 2, "
+                    "jq_endtext = 'broke' WHERE jq_pk = {}",
+                    step));
   };
   // The failure of `first` is in progress when the step is queued; `second` fails meanwhile.
   // Both orders: whichever prerequisite a lock would be taken on first.
@@ -136,8 +137,9 @@ TEST(Dependencies, AStepWaitingForAFailureHoldsNoPrerequisite) {
       queued = true;
     });
     ASSERT_TRUE(test::eventually([&] {
-      return s.db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                        "'SELECT queue_step%' AND wait_event_type = 'Lock'") == "1";
+      return s.db.query(
+                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                 "'SELECT queue_step%' AND wait_event_type = 'Lock'") == "1";
     }));
     EXPECT_FALSE(queued) << "the new step waits for the failure to commit";
     // `second` fails without waiting for the new step (a bound, not a timing goal: when the

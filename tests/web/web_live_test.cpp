@@ -203,15 +203,16 @@ TEST(WebLive, APageIsServedWhileAnUploadWaitsForTheDatabase) {
   webtest::Response upload;
   std::atomic<bool> upload_done{false};
   std::thread t([&] {
-    upload = post(w.port(), "/upload",
-                  "csrf=" + csrf + "&path=" + webtest::url_encode(w.root() + "/src") +
-                      "&agent=scan");
+    upload =
+        post(w.port(), "/upload",
+             "csrf=" + csrf + "&path=" + webtest::url_encode(w.root() + "/src") + "&agent=scan");
     upload_done = true;
   });
   // The upload's INSERT waits for the lock.
   ASSERT_TRUE(test::eventually([&] {
-    return w.db().query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                        "'INSERT INTO upload%' AND wait_event_type = 'Lock'") == "1";
+    return w.db().query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+               "'INSERT INTO upload%' AND wait_event_type = 'Lock'") == "1";
   }));
   auto jobs = get(w.port(), "/jobs");
   EXPECT_EQ(jobs.status, 200);
