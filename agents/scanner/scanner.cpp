@@ -31,15 +31,10 @@ struct Options {
   bool help = false;
 };
 
-// The agent's own options, parsed from a copy of argv without the scheduler's (the Session
+// The agent's own options, parsed from argv without the scheduler's (the Session
 // needs the window before it starts). Throws po::error.
 Options parse_options(int argc, char** argv, const std::string& name, std::string& usage) {
-  std::vector<std::string> copy(argv, argv + argc);
-  std::vector<char*> ptrs;
-  for (auto& s : copy) ptrs.push_back(s.data());
-  ptrs.push_back(nullptr);
-  int n = argc;
-  (void)agent::take_scheduler_args(n, ptrs.data());
+  const std::vector<std::string> args = agent::own_args(argc, argv);
 
   Options o;
   po::options_description desc(name + " options");
@@ -52,7 +47,7 @@ Options parse_options(int argc, char** argv, const std::string& name, std::strin
   po::positional_options_description pos;
   pos.add("file", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(n, ptrs.data()).options(desc).positional(pos).run(), vm);
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
   po::notify(vm);
   if (o.group < 1 || o.group > 1024) throw po::error("--group: expected 1..1024");
   if (o.window < 1 || o.window > 1024) throw po::error("--window: expected 1..1024");

@@ -103,4 +103,14 @@ SchedulerArgs take_scheduler_args(int& argc, char** argv) {
   return args;
 }
 
+std::vector<std::string> own_args(int argc, char** argv) {
+  std::vector<std::string> copy(argv, argv + argc);
+  std::vector<char*> ptrs;
+  for (auto& s : copy) ptrs.push_back(s.data());
+  ptrs.push_back(nullptr);
+  int n = argc;
+  (void)take_scheduler_args(n, ptrs.data());
+  return std::vector<std::string>(ptrs.begin() + (n > 0 ? 1 : 0), ptrs.begin() + n);
+}
+
 }  // namespace agent

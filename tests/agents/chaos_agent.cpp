@@ -33,7 +33,7 @@ struct Options {
   std::string tag;
 };
 
-Options parse(int argc, char** argv) {
+Options parse(const std::vector<std::string>& args) {
   Options o;
   po::options_description desc("chaos_agent options");
   desc.add_options()("work-us", po::value(&o.work_us), "sleep per item")(
@@ -43,7 +43,7 @@ Options parse(int argc, char** argv) {
       "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
       "tag", po::value(&o.tag), "a marker for the driver (ignored)");
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
   return o;
 }
@@ -57,15 +57,9 @@ std::string item_of(const std::string& line) {
 }
 
 int run(int argc, char** argv) {
-  // The Session needs the window before it starts: our options first, from a copy of argv
+  // The Session needs the window before it starts: our options first, from argv
   // without the scheduler's options.
-  std::vector<std::string> copy(argv, argv + argc);
-  std::vector<char*> ptrs;
-  for (auto& s : copy) ptrs.push_back(s.data());
-  ptrs.push_back(nullptr);
-  int n = argc;
-  (void)agent::take_scheduler_args(n, ptrs.data());
-  const Options o = parse(n, ptrs.data());
+  const Options o = parse(agent::own_args(argc, argv));
 
   agent::Session session(argc, argv,
                          {"chaos_agent", std::chrono::milliseconds(o.heartbeat_ms), o.window});

@@ -41,7 +41,7 @@ struct Options {
   std::vector<std::string> items;
 };
 
-Options parse(int argc, char** argv) {
+Options parse(const std::vector<std::string>& args) {
   Options o;
   po::options_description desc("kill_agent options");
   desc.add_options()("delay-us", po::value(&o.delay_us), "sleep before each result row")(
@@ -57,7 +57,7 @@ Options parse(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("item", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
   po::notify(vm);
   return o;
 }
@@ -78,15 +78,9 @@ void create_result_table(agent::Database& db) {
 }
 
 int run(int argc, char** argv) {
-  // The Session needs the window before it starts, so our own options are parsed first, from
-  // a copy of argv without the scheduler's options.
-  std::vector<std::string> copy(argv, argv + argc);
-  std::vector<char*> ptrs;
-  for (auto& s : copy) ptrs.push_back(s.data());
-  ptrs.push_back(nullptr);
-  int n = argc;
-  (void)agent::take_scheduler_args(n, ptrs.data());
-  const Options o = parse(n, ptrs.data());
+  // The Session needs the window before it starts, so our own options are parsed first, from argv
+  // without the scheduler's options (agent::own_args).
+  const Options o = parse(agent::own_args(argc, argv));
   if (o.write != "row" && o.write != "send" && o.write != "exec")
     throw std::runtime_error("--write: expected row, send or exec");
 

@@ -22,27 +22,21 @@ struct Options {
   unsigned window = 0;    // 0: SessionOptions' default
 };
 
-Options parse(int argc, char** argv) {
+Options parse(const std::vector<std::string>& args) {
   Options o;
   po::options_description desc("durable_agent options");
   desc.add_options()("group", po::value(&o.group), "items per transaction (default: libagent's)")(
       "window", po::value(&o.window), "WINDOW to ask the scheduler for (default: libagent's)");
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
   return o;
 }
 
 int run(int argc, char** argv) {
-  // Our options first, from a copy of argv without the scheduler's (the Session needs the
+  // Our options first, from argv without the scheduler's (the Session needs the
   // window before it starts).
-  std::vector<std::string> copy(argv, argv + argc);
-  std::vector<char*> ptrs;
-  for (auto& s : copy) ptrs.push_back(s.data());
-  ptrs.push_back(nullptr);
-  int n = argc;
-  (void)agent::take_scheduler_args(n, ptrs.data());
-  const Options o = parse(n, ptrs.data());
+  const Options o = parse(agent::own_args(argc, argv));
 
   agent::SessionOptions so;
   so.name = "durable_agent";

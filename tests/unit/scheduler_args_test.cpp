@@ -52,6 +52,18 @@ TEST(SchedulerArgs, TakesTheSpaceFormAndKeepsTheAgentsOwnArgumentsInOrder) {
   EXPECT_EQ(a.rest(), (std::vector<std::string>{"agent", "-v", "file1", "--own=1", "file2"}));
 }
 
+// own_args: the same, on a copy; argv is left as it is.
+TEST(SchedulerArgs, OwnArgsLeaveArgvAlone) {
+  Argv a({"agent", "--scheduler_start", "--window", "8", "--jqId=3", "file"});
+  EXPECT_EQ(agent::own_args(a.argc, a.pointers.data()),
+            (std::vector<std::string>{"--window", "8", "file"}));
+  EXPECT_EQ(a.argc, 6);
+  EXPECT_EQ(a.rest(), (std::vector<std::string>{"agent", "--scheduler_start", "--window", "8",
+                                                "--jqId=3", "file"}));
+  Argv missing({"agent", "--jqId"});
+  EXPECT_THROW(agent::own_args(missing.argc, missing.pointers.data()), agent::Error);
+}
+
 TEST(SchedulerArgs, AbsentOptionsStayEmpty) {
   Argv a({"agent", "item"});
   const agent::SchedulerArgs args = agent::take_scheduler_args(a.argc, a.pointers.data());

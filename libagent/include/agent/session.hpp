@@ -48,6 +48,12 @@ struct SchedulerArgs {
 // reuse these names (`--db`, `--config`, `-c` included).
 SchedulerArgs take_scheduler_args(int& argc, char** argv);
 
+// The agent's own arguments, argv[1..] without the scheduler's options, leaving argv as it is:
+// for an agent that reads its options before the Session is made (the Session needs the
+// window), e.g. with Boost.Program_options' command_line_parser(std::vector<std::string>).
+// Throws as take_scheduler_args does.
+std::vector<std::string> own_args(int argc, char** argv);
+
 enum class Mode {
   Scheduler,   // started with --scheduler_start: speaks the protocol on stdin/stdout
   Standalone,  // run by hand: items from the command line or stdin, no protocol output
