@@ -49,13 +49,18 @@ def no_alert(driver):
     return False
 
 
-def states(driver):
-    # The live part is replaced when the page re-reads it (the event stream (re)opening, a step
-    # it does not show yet): an element may go stale while it is read; then look again.
+def texts(driver, selector):
+    # The live part is replaced when the page re-reads it (the event stream (re)opening, a
+    # resync, a step it does not show yet): an element may go stale while it is read; then
+    # None, and the caller's wait looks again.
     try:
-        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#live .state")]
+        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, selector)]
     except StaleElementReferenceException:
         return None
+
+
+def states(driver):
+    return texts(driver, "#live .state")
 
 
 def upload_and_watch(driver):
@@ -104,8 +109,8 @@ def kill_with_button(driver):
     driver.find_element(By.CSS_SELECTOR, "button.kill").click()
     WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
     WebDriverWait(driver, 30).until(lambda d: states(d) == ["failed"])
-    endtext = driver.find_element(By.CSS_SELECTOR, "#live .endtext").text
-    assert "stopped by the browser test" in endtext, endtext
+    endtext = WebDriverWait(driver, 10).until(lambda d: texts(d, "#live .endtext"))
+    assert "stopped by the browser test" in endtext[0], endtext
     shot(driver, "job-killed")
 
 
