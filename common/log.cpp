@@ -194,9 +194,13 @@ StepLog& StepLog::operator=(StepLog&& other) noexcept {
 bool StepLog::ensure_open() {
   if (fd_ >= 0) return true;
   if (failed_) return false;
+  // The directory is made only when it is missing (the first step, or removed meanwhile).
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
   fd_ = open_append(path_);
+  if (fd_ < 0 && errno == ENOENT) {
+    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+    fd_ = open_append(path_);
+  }
   if (fd_ < 0) {
     failed_ = true;
     error("cannot open the log of step {} '{}': {}; its lines go to this log", jq_pk_, path_,
