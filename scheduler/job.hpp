@@ -52,6 +52,7 @@ struct Job {
   std::uint64_t items = 0, items_written = 0;
   std::vector<std::pair<std::string, std::string>> subs;  // JQ_SUBS, in order
   bool ending = false;                                    // end decided; waiting for agents to go
+  bool checked = false;  // its row passed the dispatcher's checks (done again after a reload)
 
   bool active() const { return state == JobState::Queued || state == JobState::Started; }
 };

@@ -204,8 +204,11 @@ void Scheduler::dispatch() {
     if (job->active() && !job->ending) order.push_back(job.get());
   std::stable_sort(order.begin(), order.end(),
                    [](const Job* a, const Job* b) { return a->row.priority > b->row.priority; });
+  // With every slot taken, only steps not yet checked are looked at (a bad one fails at once).
+  bool room = room_anywhere();
   bool stop = false;
   for (Job* job : order) {
+    if (!room && job->checked) continue;
     long long pk = job->row.jq_pk;
     dispatch_job(*job, stop);
     settle(pk);
@@ -213,36 +216,46 @@ void Scheduler::dispatch() {
   }
 }
 
+// Why a step can never run as queued (checked once; again after a reload), or nothing.
+std::optional<std::string> Scheduler::cannot_run(const Job& job, const AgentType* type) const {
+  if (!type)
+    return fmt::format("no agent type '{}' (no valid {}/agents/{}.conf)", job.row.type,
+                       config_->conf_dir, job.row.type);
+  if (auto bad = invalid_.find(type->name); bad != invalid_.end())
+    return fmt::format("agent type '{}' is invalid: {}", type->name, bad->second);
+  bool sql_fed = job.row.runonpfile && !job.row.runonpfile->empty();
+  if (!sql_fed && job.row.args)
+    if (auto why = unsendable(*job.row.args, "jq_args")) return why;
+  if (sql_fed && job.row.args.value_or("").find_first_not_of(" \t\r\n") == std::string::npos)
+    return fmt::format(
+        "jq_args is empty; expected the query of an SQL-fed step (jq_runonpfile '{}')",
+        *job.row.runonpfile);
+  if (job.row.host && !config_->host(*job.row.host))
+    return fmt::format("jq_host '{}' is not in [hosts]", *job.row.host);
+  return std::nullopt;
+}
+
+void Scheduler::set_invalid(std::map<std::string, std::string> invalid) {
+  invalid_ = std::move(invalid);
+  for (auto& [pk, job] : jobs_) job->checked = false;
+}
+
+// Whether some host may start an agent now (a full scheduler skips the start attempts).
+bool Scheduler::room_anywhere() const {
+  return std::any_of(config_->hosts.begin(), config_->hosts.end(), [this](const HostConfig& h) {
+    return running_on(h.name) < h.max && hosts_.may_start(h.name);
+  });
+}
+
 // Starts the agents one step needs now. Sets `stop` when nothing after it may start.
 bool Scheduler::dispatch_job(Job& job, bool& stop) {
   const AgentType* type = config_->agent(job.row.type);
-  if (!type) {
-    end_job(job, false,
-            fmt::format("no agent type '{}' (no valid {}/agents/{}.conf)", job.row.type,
-                        config_->conf_dir, job.row.type));
-    return false;
-  }
-  if (auto bad = invalid_.find(type->name); bad != invalid_.end()) {
-    end_job(job, false, fmt::format("agent type '{}' is invalid: {}", type->name, bad->second));
-    return false;
-  }
-  bool sql_fed = job.row.runonpfile && !job.row.runonpfile->empty();
-  if (!sql_fed && job.row.args) {
-    if (auto why = unsendable(*job.row.args, "jq_args")) {
+  if (!job.checked) {
+    if (auto why = cannot_run(job, type)) {
       end_job(job, false, *why);
       return false;
     }
-  }
-  if (sql_fed && job.row.args.value_or("").find_first_not_of(" \t\r\n") == std::string::npos) {
-    end_job(job, false,
-            fmt::format("jq_args is empty; expected the query of an SQL-fed step "
-                        "(jq_runonpfile '{}')",
-                        *job.row.runonpfile));
-    return false;
-  }
-  if (job.row.host && !config_->host(*job.row.host)) {
-    end_job(job, false, fmt::format("jq_host '{}' is not in [hosts]", *job.row.host));
-    return false;
+    job.checked = true;
   }
   // A death that may be the last one allowed is being confirmed: no new agent until then.
   if (job.failures + job.unconfirmed >= config_->max_failures) return false;
@@ -494,6 +507,7 @@ void Scheduler::check_shutdown() {
 void Scheduler::reload(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   invalid_.clear();
+  for (auto& [pk, job] : jobs_) job->checked = false;
   rr_ = 0;
   hosts_.retry_all_now();
   request_poll();

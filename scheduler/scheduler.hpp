@@ -71,7 +71,7 @@ class Scheduler final : public AgentListener {
   // HUP: a new configuration for agents started from now on.
   void reload(std::shared_ptr<const Config> config);
   // Agent types that failed a self-test: their steps fail with this reason.
-  void set_invalid(std::map<std::string, std::string> invalid) { invalid_ = std::move(invalid); }
+  void set_invalid(std::map<std::string, std::string> invalid);
 
   // Control commands; false (with `error`) when the step is unknown or in the wrong state.
   bool pause(long long jq_pk, std::string& error);
@@ -104,6 +104,8 @@ class Scheduler final : public AgentListener {
   void request_dispatch();
   void dispatch();
   bool dispatch_job(Job& job, bool& stop);
+  std::optional<std::string> cannot_run(const Job& job, const AgentType* type) const;
+  bool room_anywhere() const;
   bool start_agent(Job& job, const AgentType& type, const HostConfig& host);
   int running_on(const std::string& host) const;
   int running_of(const std::string& type) const;

@@ -1,6 +1,6 @@
-// Bad steps fail alone, saying why (SPEC §10): jq_args that cannot be one data line, a query
-// row too long to send, and an agent's own last ERROR in the failed step's jq_endtext. The
-// steps queued beside them complete.
+// Bad steps fail alone, saying why (SPEC §10): jq_args that cannot be one data line (also while
+// every slot is taken), a query row too long to send, and an agent's own last ERROR in the failed
+// step's jq_endtext. The steps queued beside them complete.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -35,6 +35,30 @@ TEST(SchedulerBadSteps, JqArgsThatCannotBeOneLineFailTheStepWithoutStartingAnAge
   }
   EXPECT_EQ(h.endtext(good), "Completed");
   EXPECT_EQ(h.items(good), 1);
+}
+
+// The dispatcher checks a step once and, while every slot is taken, looks only at steps not yet
+// checked: a bad step still fails at once, not when a slot frees.
+TEST(SchedulerBadSteps, ABadStepFailsAtOnceWhileEverySlotIsTaken) {
+  auto s = test::fast_settings();
+  s.heartbeat_timeout = 30;
+  s.hosts[0].max = 1;
+  s.agents = {test::fake_agent("hang", "--hang"), test::fake_agent("ok")};
+  SchedulerHarness h(s);
+  h.start();
+  long long busy = h.queue("hang", "x");
+  ASSERT_TRUE(test::eventually([&] { return !test::running_agents(h, busy).empty(); }, 30s))
+      << h.log();
+  long long waiting = h.queue("ok", "later");
+  long long bad = h.queue("ok", "first\nsecond");
+  ASSERT_TRUE(h.wait_ended(bad, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(bad),
+            "jq_args cannot be sent as one data line: it holds a newline at byte 5");
+  EXPECT_EQ(h.column(busy, "jq_endtime"), "");
+  EXPECT_EQ(h.column(waiting, "jq_starttime"), "");
+  h.control("kill " + test::pk(busy) + " \"done\"");
+  ASSERT_TRUE(h.wait_ended(waiting, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(waiting), "Completed");
 }
 
 TEST(SchedulerBadSteps, AQueryRowTooLongToSendFailsTheStep) {
