@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "bench_result.hpp"
+#include "bench_wait.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
 
@@ -80,7 +81,7 @@ void latency(int samples) {
   s.poll_interval = 60;
   s.heartbeat_timeout = 600;
   s.agents = {test::AgentConf{"stamp", agent + " " + dir.path(), -1, "", false, ""}};
-  test::SchedulerHarness h(s);
+  test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
@@ -115,6 +116,7 @@ void latency(int samples) {
   fmt::print("    INSERT -> step ended: median {:.2f} ms   p99 {:.2f} ms\n", end50, end99);
   fmt::print("    bare spawn -> OK of stamp_agent: median {:.2f} ms   p99 {:.2f} ms\n", spawn,
              spawn99);
+  h.stop();
   std::string lw = "bare spawn->OK of the agent, median", lw99 = "the same, p99";
   bench::result("b.first_ok.median", "INSERT -> first OK, median (target: within 1 ms of spawn)",
                 ok50, "ms", lw, spawn, ok50 / spawn, "<= spawn + 1 ms", ok50 <= spawn + 1 ? 1 : 0);
@@ -158,7 +160,7 @@ void throughput(int steps, int width) {
   s.heartbeat_timeout = 600;
   s.hosts[0].max = width;
   s.agents = {test::fake_agent("ok", "--ok")};
-  test::SchedulerHarness h(s);
+  test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
@@ -220,11 +222,13 @@ int main(int argc, char** argv) {
     for (int width : {1, 2, 8}) throughput(steps, width);
   } catch (const std::exception& e) {
     std::cerr << "bench_scheduler: " << e.what() << "\n";
+    bench::kept_harnesses().clear();
     if (started)
       test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
                  std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});
     return 1;
   }
+  bench::kept_harnesses().clear();
   if (started)
     test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
                std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});

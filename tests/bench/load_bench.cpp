@@ -75,7 +75,7 @@ void drain(long steps, long drained) {
   s.heartbeat_timeout = 600;
   s.hosts[0].max = 8;
   s.agents = {test::fake_agent("ok", "--ok")};
-  test::SchedulerHarness h(s);
+  test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   started(h);
   pid_t pid = h.process()->pid();
@@ -117,6 +117,7 @@ void drain(long steps, long drained) {
                 hwm <= 64 * 1024 ? 1 : 0);
   bench::result("e.drain.cpu", "scheduler CPU per step, " + what + ", host max 8", ms, "ms/step",
                 "0.3 ms (fixed)", 0.3, ms / 0.3, "<= 0.3 ms", ms <= 0.3 ? 1 : 0);
+  h.stop(SIGQUIT);  // the steps not drained stay queued
 }
 
 void five_hundred(int agents) {
@@ -129,7 +130,7 @@ void five_hundred(int agents) {
   s.hosts[0].max = agents + 8;
   s.agents = {test::fake_agent("busy", "--ok --work-ms=100", agents),
               test::AgentConf{"stamp", stamp + " " + dir.path(), -1, "", false, ""}};
-  test::SchedulerHarness h(s);
+  test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   started(h);
   pid_t pid = h.process()->pid();
@@ -184,6 +185,7 @@ void five_hundred(int agents) {
                 fmt::format("INSERT -> first OK of a new step while {} run (median of {})", agents,
                             ms.size()),
                 median, "ms", "5 ms (fixed)", 5, median / 5, "<= 5 ms", median <= 5 ? 1 : 0);
+  h.stop();
 }
 
 }  // namespace
