@@ -19,11 +19,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -154,6 +157,68 @@ double spawn_rate(const std::vector<std::string>& args, int n, int parallel) {
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Reads `fd` until a line "OK" (true) or EOF (false); `buf` keeps what follows it.
+bool read_ok(int fd, std::string& buf) {
+  for (;;) {
+    for (std::size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
+      bool ok = buf.compare(0, nl, "OK") == 0;
+      buf.erase(0, nl + 1);
+      if (ok) return true;
+    }
+    char chunk[4096];
+    ssize_t r = read(fd, chunk, sizeof chunk);
+    if (r <= 0) return false;
+    buf.append(chunk, static_cast<std::size_t>(r));
+  }
+}
+
+// The scheduler's exchange with a one-line step's agent, by hand and nothing else: spawn with
+// stdin and stdout pipes, its OK, the data line, its OK, end of input, wait. `n` of them,
+// `width` at a time (a thread each); returns per second. The scheduler's overhead over bare
+// spawn+wait beyond this is its own (the database, the loop, the log).
+double protocol_rate(const std::vector<std::string>& args, int n, int width) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::atomic<int> next{0}, failed{0};
+  auto slot = [&] {
+    while (next.fetch_add(1) < n) {
+      int in[2], out[2];
+      if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+        ++failed;
+        return;
+      }
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+      posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+      posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+      pid_t pid;
+      int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+      posix_spawn_file_actions_destroy(&fa);
+      close(in[0]);
+      close(out[1]);
+      std::string buf;
+      bool ok =
+          rc == 0 && read_ok(out[0], buf) && write(in[1], "x\n", 2) == 2 && read_ok(out[0], buf);
+      close(in[1]);
+      char rest[256];
+      while (read(out[0], rest, sizeof rest) > 0) {
+      }
+      close(out[0]);
+      int status = 0;
+      if (rc == 0) waitpid(pid, &status, 0);
+      if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    }
+  };
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < width; ++i) threads.emplace_back(slot);
+  for (auto& t : threads) t.join();
+  if (failed > 0) throw std::runtime_error("protocol_rate: an agent failed the exchange");
+  return n / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 void throughput(int steps, int width) {
   std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
   test::SchedulerSettings s;
@@ -164,6 +229,7 @@ void throughput(int steps, int width) {
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
+  double cpu0 = bench::cpu_seconds(h.process()->pid());
   h.db().query(fmt::format(
       "SELECT count(queue_step(queue_job('bench'), 'ok', 'x' || g)) FROM generate_series(1, {}) g",
       steps));
@@ -185,15 +251,26 @@ void throughput(int steps, int width) {
       std::stod(h.db().query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
                              "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   double rate = steps / secs;
+  double cpu = bench::cpu_seconds(h.process()->pid()) - cpu0;
   h.stop();
   double bare = spawn_rate({fake, "--ok", "--scheduler_start"}, steps, width);
+  double exchange = protocol_rate({fake, "--ok", "--scheduler_start"}, steps, width);
   fmt::print(
-      "(c) {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} steps/s; "
-      "bare spawn+wait {} at a time: {:.1f}/s\n",
-      steps, width, secs, rate, width, bare);
+      "(c) {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} steps/s "
+      "(scheduler CPU {:.3f} ms a step); bare spawn+wait {} at a time: {:.1f}/s; the same "
+      "exchange by hand: {:.1f}/s\n",
+      steps, width, secs, rate, cpu * 1000 / steps, width, bare, exchange);
   bench::at_least(fmt::format("c.steps.max{}", width),
                   fmt::format("one-line steps/s, host max {}", width), rate, "steps/s",
                   fmt::format("bare spawn+wait, {} at a time", width), bare, 0.9);
+  bench::at_least(fmt::format("c.exchange.max{}", width),
+                  fmt::format("one-line steps/s, host max {}, against the exchange alone", width),
+                  rate, "steps/s",
+                  fmt::format("spawn, OK, line, OK, EOF, wait by hand, {} at a time", width),
+                  exchange, 0);
+  bench::result(fmt::format("c.cpu.max{}", width),
+                fmt::format("scheduler CPU per one-line step, host max {}", width),
+                cpu * 1000 / steps, "ms/step", "-", 0, NAN, "-", -1);
 }
 
 bool start_pg() {

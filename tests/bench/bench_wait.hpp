@@ -1,17 +1,37 @@
-// Waiting for a step to end without disturbing what is measured: SchedulerHarness::wait_ended
-// polls every 10 ms with a new connection each time, which on a 2-core machine takes CPU from
-// the scheduler and PostgreSQL during a long step; benchmarks poll every 250 ms instead.
+// What the benchmarks share besides their RESULT lines: a process's CPU, harnesses kept to the
+// end, and waiting for a step to end without disturbing what is measured (SchedulerHarness::
+// wait_ended polls every 10 ms with a new connection each time, which on a 2-core machine takes
+// CPU from the scheduler and PostgreSQL during a long step; benchmarks poll every 250 ms).
 #pragma once
 
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "scheduler_harness.hpp"
 
 namespace bench {
+
+// A process's own CPU seconds so far (utime + stime of /proc/<pid>/stat; children not
+// included).
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // A harness that lives until the benchmark exits, and with it its directories (each step's log
 // file). Removing thousands of files between cases would be measured in the next case: ext4

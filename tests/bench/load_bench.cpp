@@ -41,20 +41,6 @@ long status_kib(pid_t pid, const std::string& key) {
   return -1;
 }
 
-// The process's own CPU seconds (utime + stime; children not included).
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // Children of any of the process's threads.
 std::size_t children(pid_t pid) {
   std::set<std::string> kids;
@@ -79,7 +65,7 @@ void drain(long steps, long drained) {
   h.start();
   started(h);
   pid_t pid = h.process()->pid();
-  double cpu0 = cpu_seconds(pid);
+  double cpu0 = bench::cpu_seconds(pid);
   fmt::print("(e) queueing {} one-line steps ...\n", steps);
   h.db().query(fmt::format(
       "SELECT count(queue_step(queue_job('bench'), 'ok', 'x' || g)) FROM generate_series(1, {}) g",
@@ -97,7 +83,7 @@ void drain(long steps, long drained) {
     }
     if (Clock::now() - t0 > 30min) throw std::runtime_error("the steps did not drain in 30 min");
   }
-  double cpu = cpu_seconds(pid) - cpu0;
+  double cpu = bench::cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
   std::string completed =
       h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'");
@@ -134,7 +120,7 @@ void five_hundred(int agents) {
   h.start();
   started(h);
   pid_t pid = h.process()->pid();
-  double cpu0 = cpu_seconds(pid);
+  double cpu0 = bench::cpu_seconds(pid);
   long rows = 40L * agents;
   test::SchedulerHarness::Step step;
   step.type = "busy";
@@ -164,7 +150,7 @@ void five_hundred(int agents) {
     ms.push_back(static_cast<double>(ok - std::stoll(row[0].substr(bar + 1))) / 1e6);
   }
   if (!bench::wait_ended(h, busy, 600s)) throw std::runtime_error("the busy step did not end");
-  double cpu = cpu_seconds(pid) - cpu0;
+  double cpu = bench::cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
   long long items = h.items(busy);
   std::sort(ms.begin(), ms.end());
