@@ -38,14 +38,36 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-// Marks the items done inside the open transaction, in hash order (so that two loops marking
-// overlapping groups take their row locks in the same order and cannot deadlock). fresh[i] is
-// set when items[i] was not done before. An item marked by a concurrent transaction makes
-// this wait for it, then count as already done. The items must be distinct: the statement
-// returns the new ones (hex-encoded), which are found again by their hex text.
-void mark_done(Database& db, int agent_pk, std::string_view scope,
-               const std::vector<const std::string*>& items, std::vector<bool>& fresh) {
-  fresh.assign(items.size(), false);
+// The two forms of the marking statement, in hash order (so that two loops marking overlapping
+// groups take their row locks in the same order and cannot deadlock). The plain INSERT is for
+// the common case, a group of new items: the server does not look for a conflict first nor
+// return anything, which makes it cheaper per item (benchmark g: ~15% of the backend's work).
+// It fails (23505) when any item was done before (a group fed again after a kill, a re-run),
+// and the group is then marked again with the ON CONFLICT form, which returns the new ones.
+constexpr const char* mark_all_new_sql =
+    "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
+    "SELECT $1::integer, $2::text, sha256(b), b "
+    "FROM unnest($3::text[]) AS t (h), decode(h, 'hex') AS b ORDER BY 3";
+constexpr const char* mark_new_sql =
+    "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
+    "SELECT $1::integer, $2::text, sha256(b), b "
+    "FROM unnest($3::text[]) AS t (h), decode(h, 'hex') AS b ORDER BY 3 "
+    "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING encode(item, 'hex')";
+
+enum class Marking {
+  kAllNew,    // the plain INSERT: every item is new, or the statement fails
+  kSkipDone,  // ON CONFLICT DO NOTHING: items done before are skipped
+};
+
+// Marks the items done inside the open transaction. fresh[i] is set when items[i] was not
+// done before. An item marked by a concurrent transaction makes this wait for it, then count
+// as already done. The items must be distinct: the statement returns the new ones
+// (hex-encoded), which are found again by their hex text. Returns false, with the transaction
+// failed, when `marking` is kAllNew and an item was done before.
+bool mark_done(Database& db, int agent_pk, std::string_view scope,
+               const std::vector<const std::string*>& items, Marking marking,
+               std::vector<bool>& fresh) {
+  fresh.assign(items.size(), marking == Marking::kAllNew);
   const std::string pk = std::to_string(agent_pk);
   for (std::size_t first = 0; first < items.size();) {
     std::unordered_map<std::string, std::size_t> by_hex;
@@ -55,23 +77,28 @@ void mark_done(Database& db, int agent_pk, std::string_view scope,
       std::string h = hex(*items[last]);
       if (last > first) array += ',';
       array += '"' + h + '"';
-      by_hex.emplace(std::move(h), last);
+      if (marking == Marking::kSkipDone) by_hex.emplace(std::move(h), last);
       ++last;
     }
     array += '}';
-    const Result r = db.exec(
-        "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
-        "SELECT $1::integer, $2::text, sha256(b), b "
-        "FROM unnest($3::text[]) AS t (h), decode(h, 'hex') AS b ORDER BY 3 "
-        "ON CONFLICT (agent_fk, scope, item_hash) DO NOTHING RETURNING encode(item, 'hex')",
-        {pk, scope, array});
+    first = last;
+    if (marking == Marking::kAllNew) {
+      try {
+        db.exec(mark_all_new_sql, {pk, scope, array});
+      } catch (const Error& e) {
+        if (e.sqlstate() == "23505") return false;  // unique_violation: an item was done
+        throw;
+      }
+      continue;
+    }
+    const Result r = db.exec(mark_new_sql, {pk, scope, array});
     for (int row = 0; row < r.rows(); ++row) {
       const auto it = by_hex.find(r.get(row, 0));
       if (it == by_hex.end()) throw Error("ItemLoop: the database marked an item not sent");
       fresh[it->second] = true;
     }
-    first = last;
   }
+  return true;
 }
 
 // How many times a group aborted by a deadlock or serialization conflict is run in all.
@@ -105,10 +132,12 @@ class GroupTransaction {
 
 }  // namespace
 
-// How many items the next group may take: a moving average of the handler time per item
-// (from the groups before; the first group is not limited) against group_budget.
+// How the next group is taken, from the groups before: how many items it may take (a moving
+// average of the handler time per item against group_budget; the first group is not limited),
+// and whether its items are likely all new (then it is marked with the plain INSERT).
 struct ItemLoop::Pace {
   double seconds_per_item = -1;  // < 0: no handler has run yet
+  Marking marking = Marking::kAllNew;
 
   std::size_t limit(std::size_t group) const {
     if (seconds_per_item <= 0) return group;
@@ -180,12 +209,20 @@ std::size_t ItemLoop::process_group(const Handler& handler, Stats& stats, Pace& 
   // back and run again, handler and all (a handler must already bear being run again for an
   // item whose group did not commit: that is what a kill leaves).
   Stats group;
-  for (int attempt = 1;; ++attempt) {
+  for (int attempt = 1;;) {
     group = Stats{};
     try {
       GroupTransaction tx(db_);
       std::vector<bool> fresh;
-      mark_done(db_, options_.agent_pk, options_.scope, distinct, fresh);
+      if (!mark_done(db_, options_.agent_pk, options_.scope, distinct, pace.marking, fresh)) {
+        pace.marking = Marking::kSkipDone;  // rolled back; marked again, skipping done items
+        continue;
+      }
+      // A group of new items only: the next one is likely new too (a run after a kill or a
+      // re-run starts with items done before, then goes on with new ones).
+      pace.marking = std::find(fresh.begin(), fresh.end(), false) == fresh.end()
+                         ? Marking::kAllNew
+                         : Marking::kSkipDone;
       const auto started = Clock::now();
       for (std::size_t i = 0; i < items.size(); ++i) {
         if (index[i] != std::string::npos && fresh[index[i]]) {
@@ -201,6 +238,7 @@ std::size_t ItemLoop::process_group(const Handler& handler, Stats& stats, Pace& 
     } catch (const Error& e) {
       const bool conflict = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
       if (!conflict || attempt == kConflictAttempts) throw;
+      ++attempt;
     }
   }
   // Acknowledged only now: a kill before this line leaves the items to be fed again.

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/agent_pk.hpp"
@@ -58,6 +60,78 @@ TEST(ItemLoop, HandlesEachItemOnceAndSkipsDoneItems) {
   EXPECT_EQ(scoped.run([](agent::Database& db, const std::string& i) { insert(db, i); }).handled,
             1u);
   EXPECT_EQ(f.tdb.query("SELECT count(*) FROM r"), "4");
+}
+
+// A group of new items is marked with a plain INSERT; one that meets an item done before is
+// rolled back and marked again skipping it, and the groups after it go on. Every item is
+// handled once, in one run whose groups are: new + done, then new, then new.
+TEST(ItemLoop, AGroupMeetingAnItemDoneBeforeIsMarkedAgainWithoutIt) {
+  Fixture f;
+  const auto handler = [](agent::Database& db, const std::string& item) { insert(db, item); };
+  f.session.set_items({"n1", "n2"});
+  agent::ItemLoop loop(f.session, f.db, {f.pk, "", 2, true});
+  EXPECT_EQ(loop.run(handler).handled, 2u);
+
+  f.session.set_items({"n3", "n1", "n4", "n5", "n6", "n7"});
+  const auto stats = loop.run(handler);
+  EXPECT_EQ(stats.handled, 5u);
+  EXPECT_EQ(stats.skipped, 1u);
+  EXPECT_EQ(stats.transactions, 3u);
+  EXPECT_EQ(f.tdb.query("SELECT string_agg(convert_from(item, 'UTF8'), ',' ORDER BY item) FROM r"),
+            "n1,n2,n3,n4,n5,n6,n7");
+  EXPECT_EQ(f.tdb.query("SELECT count(*) FROM agent_item_done"), "7");
+
+  // A whole run of items done before: nothing handled, nothing thrown.
+  f.session.set_items({"n1", "n2", "n3", "n4", "n5", "n6", "n7"});
+  EXPECT_EQ(loop.run(handler).handled, 0u);
+  EXPECT_EQ(f.tdb.query("SELECT count(*) FROM r"), "7");
+}
+
+// Another agent of the same agent_pk marks an item of this group and has not committed yet:
+// the marking waits for it, then skips that item if it committed, or handles it if it rolled
+// back.
+TEST(ItemLoop, AnItemMarkedByAConcurrentTransactionCountsOnceThatEnds) {
+  for (const bool other_commits : {true, false}) {
+    SCOPED_TRACE(other_commits ? "the other commits" : "the other rolls back");
+    Fixture f;
+    agent::Database other(f.tdb.conninfo());
+    other.begin();
+    other.exec(
+        "INSERT INTO agent_item_done (agent_fk, scope, item_hash, item) "
+        "VALUES ($1, '', sha256('c2'::bytea), 'c2'::bytea)",
+        {std::to_string(f.pk)});
+    f.session.set_items({"c1", "c2", "c3"});
+    agent::ItemLoop loop(f.session, f.db, {f.pk, "", 3, true});
+    agent::ItemLoop::Stats stats;
+    std::exception_ptr failure;
+    std::thread run([&] {
+      try {
+        stats = loop.run([](agent::Database& db, const std::string& item) { insert(db, item); });
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    // The loop's marking waits for the other transaction's row lock.
+    const bool waits = test::eventually([&] {
+      return f.tdb.query(
+                 "SELECT count(*) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND wait_event_type = 'Lock'") != "0";
+    });
+    if (other_commits) {
+      other.commit();
+    } else {
+      other.rollback();
+    }
+    run.join();
+    ASSERT_TRUE(waits);
+    ASSERT_FALSE(failure);
+    EXPECT_EQ(stats.handled, other_commits ? 2u : 3u);
+    EXPECT_EQ(stats.skipped, other_commits ? 1u : 0u);
+    EXPECT_EQ(
+        f.tdb.query("SELECT string_agg(convert_from(item, 'UTF8'), ',' ORDER BY item) FROM r"),
+        other_commits ? "c1,c3" : "c1,c2,c3");
+    EXPECT_EQ(f.tdb.query("SELECT count(*) FROM agent_item_done"), "3");
+  }
 }
 
 TEST(ItemLoop, AFailingHandlerRollsBackItsWholeGroup) {
