@@ -45,10 +45,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void start() {
     self_ = shared_from_this();
     timer_ = sched::Source::timer(timeout_, [this] { on_timeout(); });
-    if (commands_.empty())  // answered from the loop, as always
-      idle_ = sched::Source::timer(std::chrono::milliseconds(0), [this] { finish(""); });
-    else if (places_.empty())
-      idle_ = sched::Source::timer(std::chrono::milliseconds(0), [this] { connect_next(); });
+    if (commands_.empty() || places_.empty())  // answered from the loop, as always
+      idle_.request();
     else
       connect_next();
   }
@@ -203,7 +201,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     finished_ = true;
     auto keep = std::move(self_);
     timer_.reset();
-    idle_.reset();
+    idle_.cancel();
     g_cancellable_cancel(cancellable_);
     // The scheduler sees the end now; the descriptor goes with the last reference.
     if (connection_ != nullptr)
@@ -228,7 +226,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   GSocketClient* client_;
   GSocketConnection* connection_ = nullptr;
   std::shared_ptr<Exchange> self_;  // alive until finish()
-  sched::Source timer_, idle_;
+  sched::Source timer_;
+  sched::Pending idle_{[this] {  // start() without anything to send or anywhere to send it
+    if (commands_.empty())
+      finish("");
+    else
+      connect_next();
+  }};
   ReplyParser parser_{""};
   std::size_t bytes_ = 0;
   std::array<char, 4096> buffer_{};

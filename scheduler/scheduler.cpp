@@ -158,8 +158,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
 // make_source, on_agent_db, on_agent_subs: scheduler_feed.cpp.
 
 void Scheduler::request_dispatch() {
-  if (dispatch_idle_.active()) return;
-  dispatch_idle_ = Source::timer(std::chrono::milliseconds(0), [this] { dispatch(); });
+  dispatch_pending_.request();
 }
 
 int Scheduler::running_on(const std::string& host) const {
@@ -188,7 +187,7 @@ std::size_t Scheduler::waiting_capacity(const Job& job, const std::string& host)
 }
 
 void Scheduler::dispatch() {
-  dispatch_idle_.reset();
+  dispatch_pending_.cancel();
   if (closing_) return;
   // While the database is away nothing starts: agents that need it would fail at once (and
   // their starts could not be written anyway). database_back() polls, which dispatches.

@@ -139,7 +139,8 @@ class Scheduler final : public AgentListener {
   std::set<long long> ended_by_us_;  // ends written here whose NOTIFY has not come back yet
   bool closing_ = false;
   std::function<void()> on_done_;
-  Source poll_timer_, dispatch_idle_, top_up_;
+  Source poll_timer_, top_up_;
+  Pending dispatch_pending_{[this] { dispatch(); }};  // request_dispatch()
   Deadline items_flush_;
   HostStatus hosts_;                   // remote hosts found down (ssh exit 255 before OK)
   std::unique_ptr<AgentDb> agent_db_;  // DB: requests, on a connection of their own

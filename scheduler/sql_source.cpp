@@ -360,17 +360,19 @@ void SqlSource::fail(const std::string& message) {
   notify();
 }
 
-// Events leave from a timer of their own: the owner may destroy this source in them.
+// Events leave from the loop's pending work, never from inside the call that caused them: the
+// owner may destroy this source in them.
 void SqlSource::notify() {
-  if (notify_.active()) return;
-  notify_ = Source::timer(std::chrono::milliseconds(0), [this] {
-    bool rows = std::exchange(rows_event_, false);
-    bool end = std::exchange(end_event_, false);
-    if (rows && events_.rows) {
-      events_.rows();
-    }
-    if (end && events_.end) events_.end(end_ok_, end_text_);  // may destroy *this
-  });
+  notify_.request();
+}
+
+void SqlSource::deliver_events() {
+  bool rows = std::exchange(rows_event_, false);
+  bool end = std::exchange(end_event_, false);
+  if (rows && events_.rows) {
+    events_.rows();
+  }
+  if (end && events_.end) events_.end(end_ok_, end_text_);  // may destroy *this
 }
 
 }  // namespace sched

@@ -100,6 +100,7 @@ class SqlSource final : public DataSource {
   void fail(const std::string& message);
   void finish();
   void notify();
+  void deliver_events();
 
   std::string conninfo_, query_, column_;
   Router router_;
@@ -122,7 +123,8 @@ class SqlSource final : public DataSource {
   std::unordered_set<std::int64_t> batch_;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;
-  Source notify_, connect_;
+  Source connect_;
+  Pending notify_{[this] { deliver_events(); }};  // notify()
 };
 
 }  // namespace sched

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,79 @@ TEST(AgentProcess, TerminateEscalatesToSigkillAndTheGroupDies) {
     if (!gone) usleep(10000);
   }
   EXPECT_TRUE(gone) << "grandchild " << grandchild << " survived";
+}
+
+TEST(AgentProcess, TheExitComesAfterEveryLineTheChildWrote) {
+  // The child's last lines and its exit are ready together; the exit is reported only after the
+  // pipes are drained, and each time a line arrives the exit has not been reported yet.
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> out;
+    bool exited_early = false;
+    std::optional<ExitStatus> exit;
+    AgentProcess::Callbacks cb;
+    cb.on_stdout = [&](std::string_view l, bool) {
+      if (exit) exited_early = true;
+      out.emplace_back(l);
+    };
+    cb.on_stderr = [](std::string_view, bool) {};
+    cb.on_exit = [&](ExitStatus s) { exit = s; };
+    auto proc = AgentProcess::spawn({"/bin/sh", "-c", "seq 1 20000; exit 4"}, "", std::move(cb));
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (!exit && std::chrono::steady_clock::now() < end) g_main_context_iteration(nullptr, TRUE);
+    ASSERT_TRUE(exit);
+    EXPECT_FALSE(exited_early);
+    ASSERT_EQ(out.size(), 20000u);
+    EXPECT_EQ(out.back(), "20000");
+    EXPECT_EQ(exit->code, 4);
+  }
+}
+
+TEST(AgentProcess, AGrandchildHoldingThePipeDoesNotDelayTheExit) {
+  // The leader exits at once; its background child keeps stdout open. The exit is reported
+  // without waiting for EOF, with the line written before it, and the group is killed.
+  Child r({"/bin/sh", "-c", "sleep 30 & echo $!; exit 0"});
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(r.wait(10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(r.exit->clean());
+  ASSERT_EQ(r.out.size(), 1u);
+  pid_t grandchild = std::stoi(r.out[0]);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto paren = line.rfind(')');
+    gone =
+        !stat || (paren != std::string::npos && line.size() > paren + 2 && line[paren + 2] == 'Z');
+    if (!gone) usleep(10000);
+  }
+  EXPECT_TRUE(gone) << "grandchild " << grandchild << " survived";
+}
+
+TEST(AgentProcess, AnAgentDestroyedFromItsExitCallbackWhileOthersRun) {
+  // Many children at once, each destroyed from its own exit callback (as the scheduler does).
+  constexpr int kChildren = 40;
+  std::vector<std::unique_ptr<AgentProcess>> procs(kChildren);
+  int exits = 0, lines = 0;
+  for (int i = 0; i < kChildren; ++i) {
+    AgentProcess::Callbacks cb;
+    cb.on_stdout = [&](std::string_view, bool) { ++lines; };
+    cb.on_stderr = [](std::string_view, bool) {};
+    cb.on_exit = [&, i](ExitStatus s) {
+      EXPECT_TRUE(s.clean());
+      ++exits;
+      procs[static_cast<std::size_t>(i)].reset();
+    };
+    procs[static_cast<std::size_t>(i)] =
+        AgentProcess::spawn({"/bin/sh", "-c", "echo a; echo b"}, "", std::move(cb));
+  }
+  auto end = std::chrono::steady_clock::now() + 20s;
+  while (exits < kChildren && std::chrono::steady_clock::now() < end)
+    g_main_context_iteration(nullptr, TRUE);
+  EXPECT_EQ(exits, kChildren);
+  EXPECT_EQ(lines, 2 * kChildren);
+  for (const auto& p : procs) EXPECT_EQ(p, nullptr);
 }
 
 }  // namespace
