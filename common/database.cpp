@@ -223,6 +223,7 @@ void Database::poll_connect(int status) {
 void Database::on_connected() {
   connecting_ = false;
   pipelined_ = depth_ > 1 && PQenterPipelineMode(conn_) == 1;
+  prepared_now_.assign(prepared_sql_.size(), Prepared::kNo);
   watch_socket();
   backoff_.reset();
   start_session();  // first in the queue, whatever the callbacks below add
@@ -314,9 +315,7 @@ void Database::send_next() {
     }
     Request r = std::move(queue_.front());
     queue_.pop_front();
-    ParamArrays a(r.params);
-    int ok = PQsendQueryParams(conn_, r.sql.c_str(), static_cast<int>(a.values.size()), nullptr,
-                               a.values.data(), nullptr, nullptr, 0);
+    int ok = send(r);
     if (ok && pipelined_) ok = PQpipelineSync(conn_);
     if (!ok && PQstatus(conn_) == CONNECTION_BAD) {
       inflight_.push_back(std::move(r));  // lose() puts it back (kept) or fails it
@@ -335,6 +334,36 @@ void Database::send_next() {
                                        [this](GIOCondition c) { return on_socket(c); });
     }
   }
+}
+
+// Sends one statement without its sync point. A prepared one (prepare()) is made on this
+// connection with its first use, in the same pipeline; while that prepare is in flight, other
+// uses go as they are (should it fail, nothing behind it depends on it). False when libpq
+// refused.
+bool Database::send(Request& r) {
+  r.prepares = -1;
+  r.results = 0;
+  ParamArrays a(r.params);
+  int n = static_cast<int>(a.values.size());
+  auto named = pipelined_ ? std::find(prepared_sql_.begin(), prepared_sql_.end(), r.sql)
+                          : prepared_sql_.end();
+  auto i = static_cast<std::size_t>(named - prepared_sql_.begin());
+  if (named == prepared_sql_.end() || prepared_now_[i] == Prepared::kPreparing)
+    return PQsendQueryParams(conn_, r.sql.c_str(), n, nullptr, a.values.data(), nullptr, nullptr,
+                             0) == 1;
+  std::string name = "jobline_" + std::to_string(i);
+  if (prepared_now_[i] == Prepared::kNo) {
+    if (PQsendPrepare(conn_, name.c_str(), r.sql.c_str(), 0, nullptr) != 1) return false;
+    prepared_now_[i] = Prepared::kPreparing;
+    r.prepares = static_cast<int>(i);
+  }
+  return PQsendQueryPrepared(conn_, name.c_str(), n, a.values.data(), nullptr, nullptr, 0) == 1;
+}
+
+void Database::prepare(std::string sql) {
+  if (std::find(prepared_sql_.begin(), prepared_sql_.end(), sql) != prepared_sql_.end()) return;
+  prepared_sql_.push_back(std::move(sql));
+  prepared_now_.push_back(Prepared::kNo);
 }
 
 bool Database::on_socket(GIOCondition condition) {
@@ -381,7 +410,14 @@ void Database::collect_results() {
       continue;
     }
     QueryResult r(res);
-    if (!current_result_ || r.ok() == false) current_result_ = std::move(r);
+    Request& head = inflight_.front();
+    // The prepare's answer comes first. One that failed (the pipeline then aborts the
+    // statement behind it) is made again with the next use, which gets the same error.
+    if (head.results++ == 0 && head.prepares >= 0)
+      prepared_now_[static_cast<std::size_t>(head.prepares)] =
+          r.ok() ? Prepared::kYes : Prepared::kNo;
+    // The statement's own result (a prepare's comes first), unless an earlier one failed.
+    if (!current_result_ || current_result_->ok()) current_result_ = std::move(r);
   }
 }
 

@@ -8,7 +8,8 @@
 // pipeline mode, each followed by its own sync point (so each is its own implicit transaction
 // and an error stays with its statement, as when they are sent one at a time): the server
 // runs them back to back, in order, without a round trip between them. Results still come
-// back in FIFO order.
+// back in FIFO order. In pipeline mode, statements named by prepare() are parsed and planned
+// once per connection (a named prepared statement, made in the same pipeline as its first use).
 //
 // A lost connection either fails the statements in flight and queued (SQLSTATE class 08; the
 // owner decides when to connect again: feed and DB: connections), or, after keep_connected()
@@ -117,6 +118,13 @@ class Database {
   // Up to `depth` statements in flight at once (libpq's pipeline mode when above 1), from the
   // next connection on. Default 1: one at a time.
   void pipeline(std::size_t depth) { depth_ = depth == 0 ? 1 : depth; }
+  // Statements whose text is exactly `sql` run as a prepared statement from now on (on a
+  // pipelined connection; one at a time they are sent as they are): prepared on each
+  // connection with their first use, in the same pipeline, then only executed (uses sent
+  // while that prepare is still in flight go as they are). For the hot
+  // statements of a busy connection (the scheduler's step start and end); their results are
+  // the same either way.
+  void prepare(std::string sql);
   // Runs one statement now, blocking; only before the loop runs (startup, --init-db, locks),
   // with nothing in flight.
   QueryResult exec_blocking(const std::string& sql, const Params& params = {});
@@ -150,6 +158,8 @@ class Database {
     std::string key;       // query_latest
     bool session = false;  // a session statement: not carried over to the next connection
     int conflicts = 0;     // times aborted by a deadlock or serialization conflict
+    int prepares = -1;     // the prepared statement this one makes with its first use, or -1
+    int results = 0;       // results read so far (a prepare's comes first)
   };
   static constexpr int kConflictRetries = 5;
   void send_next();
@@ -164,6 +174,7 @@ class Database {
   void on_connected();
   void start_session();
   void watch_socket();
+  bool send(Request& r);
 
   std::string conninfo_, target_, last_error_;
   std::string server_fatal_;  // a FATAL the server sent before closing the connection
@@ -173,6 +184,9 @@ class Database {
   std::size_t depth_ = 1;                      // pipeline()
   bool pipelined_ = false;                     // the connection is in pipeline mode
   std::optional<QueryResult> current_result_;  // of the head of inflight_
+  std::vector<std::string> prepared_sql_;      // prepare(): statement i is named "jobline_<i>"
+  enum class Prepared : char { kNo, kPreparing, kYes };
+  std::vector<Prepared> prepared_now_;  // ... and whether it is prepared on this connection
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> listeners_;
   std::vector<std::pair<std::string, ResultFn>> on_reconnect_;
   std::function<void(const std::string&)> on_broken_;

@@ -151,6 +151,64 @@ TEST_F(KeptDatabase, PipelinedStatementsKeepTheirOrderAndErrorsAcrossARestart) {
             (std::vector<std::string>{"slow", "a", "b"}));
 }
 
+// On a pipelined connection a statement named by prepare() is prepared once per connection,
+// with its first use, then only executed; uses sent while that prepare is in flight go as they
+// are. Results and errors are those of the statement itself (a prepare that fails gives its
+// own error, again on the next use), and after a restart it is prepared again.
+TEST_F(KeptDatabase, PreparedStatementsAreMadeOncePerConnection) {
+  Database piped{db_.conninfo()};
+  piped.pipeline(8);
+  piped.keep_connected({});
+  const std::string insert = "INSERT INTO log(what) VALUES ($1) RETURNING n";
+  const std::string divide = "SELECT 10 / $1::int";
+  const std::string broken = "SELECT no_such_column FROM log WHERE n = $1";
+  for (const auto& sql : {insert, divide, broken, insert}) piped.prepare(sql);
+  piped.connect_async();
+  ASSERT_TRUE(run_until([&] { return piped.connected(); }));
+  std::vector<std::string> answers;
+  // Queues `sql` and runs the loop until every answer is in.
+  auto run = [&](const std::string& what, const std::string& sql, sched::Params params) {
+    piped.query(sql, std::move(params), [&answers, what](const QueryResult& r) {
+      answers.push_back(what + " " + (r.ok() ? (r.rows() ? r.get(0, 0) : "-") : r.error()));
+    });
+  };
+  auto settle = [&] { return run_until([&] { return piped.pending() == 0; }); };
+  // How often the statement prepared on this connection with text $1 ran, and how many
+  // statements are prepared there.
+  const std::string executions =
+      "SELECT (SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+      "WHERE statement = $1) || ' of ' || (SELECT count(*) FROM pg_prepared_statements)";
+
+  run("a", insert, {"a"});  // prepared with its first use
+  ASSERT_TRUE(settle());
+  run("b", insert, {"b"});
+  run("c", insert, {"c"});
+  run("divide by 0", divide, {"0"});  // prepared, then executed: the execution fails
+  ASSERT_TRUE(settle());
+  run("divide by 5", divide, {"5"});
+  run("broken", broken, {"1"});        // its prepare fails ...
+  run("broken again", broken, {"1"});  // ... while this one is in flight: sent as it is
+  ASSERT_TRUE(settle());
+  run("broken once more", broken, {"1"});  // prepared again, failing again
+  run("insert:", executions, {insert});
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(answers, (std::vector<std::string>{
+                         "a 1", "b 2", "c 3", "divide by 0 ERROR:  division by zero",
+                         "divide by 5 2",
+                         "broken ERROR:  column \"no_such_column\" does not exist",
+                         "broken again ERROR:  column \"no_such_column\" does not exist",
+                         "broken once more ERROR:  column \"no_such_column\" does not exist",
+                         "insert: 3 of 2"}));
+
+  cluster_.restart();
+  answers.clear();
+  run("d", insert, {"d"});
+  ASSERT_TRUE(settle());
+  run("insert:", executions, {insert});
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(answers, (std::vector<std::string>{"d 4", "insert: 1 of 1"}));
+}
+
 // PostgreSQL breaks a deadlock by aborting one of its statements; on a kept connection that
 // statement is sent again and then succeeds, once.
 TEST_F(KeptDatabase, AStatementAbortedByADeadlockIsSentAgain) {
