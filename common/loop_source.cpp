@@ -49,11 +49,16 @@ struct LoopSource::Funcs {
   };
   static LoopSource& self(GSource* s) { return *reinterpret_cast<Wrapper*>(s)->self; }
   static gboolean prepare(GSource* s, gint* timeout) {
+    if (self(s).dispatching_) {  // a loop iterated from a callback: not dispatched again
+      *timeout = -1;
+      return FALSE;
+    }
     auto now = Clock::now();
     *timeout = self(s).timeout_ms(now);
     return self(s).ready(now);
   }
   static gboolean check(GSource* s) {
+    if (self(s).dispatching_) return FALSE;
     auto* w = reinterpret_cast<Wrapper*>(s);
     return self(s).ready(Clock::now()) || (g_source_query_unix_fd(s, w->tag) & G_IO_IN) != 0;
   }
@@ -79,6 +84,11 @@ LoopSource::LoopSource() : events_(kMaxEvents) {
   w->self = this;
   w->tag = g_source_add_unix_fd(source_, epfd_, G_IO_IN);
   g_source_set_name(source_, "jobline loop");
+  // Not blocked while it dispatches: GLib blocks a source by taking its fds out of the poll
+  // set and putting them back afterwards, each time waking the loop through its eventfd (two
+  // writes, a read and an extra poll per dispatch). A nested iteration is kept out by
+  // dispatching_ instead.
+  g_source_set_can_recurse(source_, TRUE);
   g_source_attach(source_, nullptr);
 }
 
@@ -263,6 +273,12 @@ void LoopSource::run_tasks() {
 }
 
 void LoopSource::dispatch() {
+  if (dispatching_) return;
+  dispatching_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{dispatching_};
   auto* w = reinterpret_cast<Funcs::Wrapper*>(source_);
   if ((g_source_query_unix_fd(source_, w->tag) & G_IO_IN) != 0) {
     int n = epoll_wait(epfd_, events_.data(), kMaxEvents, 0);

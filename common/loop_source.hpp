@@ -94,6 +94,7 @@ class LoopSource {
   void place(std::size_t i, std::shared_ptr<Timer> t);
 
   GSource* source_ = nullptr;
+  bool dispatching_ = false;  // a nested loop iteration leaves the source alone
   int epfd_ = -1;
   std::vector<FdEntry> fds_;  // by fd number
   std::size_t watch_count_ = 0;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "event_loop.hpp"
@@ -397,6 +398,53 @@ TEST(Pending, CancelledOrDestroyedItNeverRuns) {
   a.request();  // usable again after a cancel
   iterate();
   EXPECT_EQ(runs, 1);
+}
+
+// GLib blocks a source while it dispatches by taking its fds out of the poll set and back,
+// writing to GLib's wake-up eventfd each time, so that the next iteration woke at once for
+// nothing (two writes, a read and a poll more per event). The loop's source is not blocked:
+// after an event, the next iteration sleeps until there is work (here a timer).
+TEST(LoopSource, ADispatchDoesNotWakeTheNextIterationForNothing) {
+  Pipe p;
+  int seen = 0;
+  Source watch = Source::watch_fd(p.r, G_IO_IN, [&](GIOCondition) {
+    char c;
+    EXPECT_EQ(read(p.r, &c, 1), 1);
+    ++seen;
+    return true;
+  });
+  p.put();
+  while (seen == 0) g_main_context_iteration(nullptr, TRUE);
+  bool fired = false;
+  Source timer = Source::timer(20ms, [&] { fired = true; });
+  EXPECT_TRUE(g_main_context_iteration(nullptr, TRUE));  // one iteration: it waits for the timer
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(seen, 1);
+}
+
+// A loop iterated from inside a callback (nested) does not dispatch the loop's source again:
+// the outer dispatch goes on with the events it has.
+TEST(LoopSource, ANestedIterationDoesNotDispatchAgain) {
+  Pipe a, b;
+  std::vector<char> order;
+  Source wa = Source::watch_fd(a.r, G_IO_IN, [&](GIOCondition) {
+    char c;
+    EXPECT_EQ(read(a.r, &c, 1), 1);
+    order.push_back('a');
+    b.put();
+    g_main_context_iteration(nullptr, FALSE);  // nested: b's event waits for the outer loop
+    order.push_back('A');
+    return true;
+  });
+  Source wb = Source::watch_fd(b.r, G_IO_IN, [&](GIOCondition) {
+    char c;
+    EXPECT_EQ(read(b.r, &c, 1), 1);
+    order.push_back('b');
+    return true;
+  });
+  a.put();
+  while (order.size() < 3) g_main_context_iteration(nullptr, TRUE);
+  EXPECT_EQ(std::string(order.begin(), order.end()), "aAb");
 }
 
 TEST(LoopSource, GLibPollsTheSameFdsWithFiveHundredWatchesAsWithNone) {
