@@ -3,6 +3,7 @@
 #include "log.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -153,10 +154,22 @@ std::string one_line(std::string_view message) {
   return out;
 }
 
+namespace {
+// The process's pid for each line, without a getpid() system call per line (glibc 2.36 does
+// not cache it); made again in a forked child (--daemon).
+pid_t& cached_pid() {
+  static pid_t pid = [] {
+    pthread_atfork(nullptr, nullptr, [] { cached_pid() = ::getpid(); });
+    return ::getpid();
+  }();
+  return pid;
+}
+}  // namespace
+
 void write(Level level, std::string_view message) {
   if (!enabled(level)) return;
-  write_all(state().fd,
-            format_line(std::chrono::system_clock::now(), "scheduler", ::getpid(), level, message));
+  write_all(state().fd, format_line(std::chrono::system_clock::now(), "scheduler", cached_pid(),
+                                    level, message));
 }
 
 std::string job_tag(long long jq_pk, std::string_view type, pid_t pid, std::string_view host) {
@@ -213,7 +226,7 @@ bool StepLog::ensure_open() {
 void StepLog::emit(Level level, std::string_view message) {
   auto now = std::chrono::system_clock::now();
   int fd = ensure_open() ? fd_ : state().fd;
-  write_all(fd, format_line(now, type_, ::getpid(), level, message));
+  write_all(fd, format_line(now, type_, cached_pid(), level, message));
 }
 
 void StepLog::agent_line(pid_t pid, std::string_view host, std::string_view text, Level level) {

@@ -52,8 +52,10 @@ struct Pipe {
   int take_w() { return std::exchange(w, -1); }
 };
 
+// For the scheduler's ends of new pipes (pipe2 gave them no status flag): one call, not a
+// read of the flags first.
 void set_nonblocking(int fd) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 // posix_spawn attributes and file actions, released on every path.
