@@ -15,11 +15,23 @@ doc=${2:-$src/docs/PERFORMANCE.md}
 : "${BENCH_E_AGENTS:=500}" "${BENCH_E_DRAINED:=10000}" "${BENCH_F_ITEMS:=10000}"
 : "${BENCH_F_SAMPLE:=2000}"
 
+# Nothing is deleted while measuring: on ext4 without a journal (these VMs) a file created
+# within a minute or so of many deletions costs several times more (how_measured.md). The
+# previous run's state is moved aside and removed at the end, temp dirs and databases are kept
+# until then (JOBLINE_TEST_KEEP), and this run's state (its logs) stays until the next run.
 state="$build/bench-state"
-rm -rf "$state"
+previous="$build/bench-state.previous"
+if [[ -e "$state" ]]; then
+  [[ -e "$previous" ]] && mv "$previous" "$previous.$$"
+  mv "$state" "$previous"
+fi
 mkdir -p "$state"
 export JOBLINE_BUILD_DIR="$build" JOBLINE_SOURCE_DIR="$src" JOBLINE_TEST_STATE="$state"
-cleanup() { "$src/tests/fixtures/pg_cluster.sh" stop "$state/pg" >/dev/null 2>&1 || true; }
+export JOBLINE_TEST_KEEP=1
+cleanup() {
+  "$src/tests/fixtures/pg_cluster.sh" stop "$state/pg" >/dev/null 2>&1 || true
+  rm -rf "$state/tmp" "$previous" "$previous".*
+}
 trap cleanup EXIT
 "$src/tests/fixtures/pg_cluster.sh" start "$state/pg" >/dev/null
 

@@ -22,6 +22,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -47,6 +48,15 @@ std::string required_env(const char* name) {
 
 std::string state_dir() {
   return required_env("JOBLINE_TEST_STATE");
+}
+
+// JOBLINE_TEST_KEEP=1 (the benchmarks): temp dirs and databases are left for the caller, who
+// removes the whole state when the measuring is over. On ext4 without a journal (these VMs) a
+// file created within a minute or so of many deletions costs several times more, which the
+// next benchmark would measure (docs/testing.md).
+bool keep_temporaries() {
+  const char* v = std::getenv("JOBLINE_TEST_KEEP");
+  return v != nullptr && std::string_view(v) == "1";
 }
 
 std::string read_trimmed_file(const std::string& path, const std::string& what) {
@@ -202,6 +212,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (keep_temporaries()) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);  // best effort: a destructor must not throw
 }
@@ -230,6 +241,7 @@ TempDatabase::TempDatabase(std::string cluster) : cluster_(std::move(cluster)) {
 }
 
 TempDatabase::~TempDatabase() {
+  if (keep_temporaries()) return;
   try {
     Conn c = connect(cluster_);
     exec(c.get(), "DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
