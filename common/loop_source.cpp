@@ -16,6 +16,8 @@ namespace sched::loop {
 namespace {
 
 constexpr int kMaxEvents = 256;  // per dispatch; more stay ready (level-triggered) for the next
+// The epoll data of GLib's wake-up fd: no fd and generation of a watch give it.
+constexpr std::uint64_t kWakeupTag = UINT64_MAX;
 
 std::uint32_t to_epoll(GIOCondition c) {
   std::uint32_t e = 0;
@@ -53,6 +55,7 @@ struct LoopSource::Funcs {
       *timeout = -1;
       return FALSE;
     }
+    self(s).prefetched_ = -1;  // (events a poll read that no dispatch took: read again)
     auto now = Clock::now();
     *timeout = self(s).timeout_ms(now);
     return self(s).ready(now);
@@ -90,6 +93,51 @@ LoopSource::LoopSource() : events_(kMaxEvents) {
   // dispatching_ instead.
   g_source_set_can_recurse(source_, TRUE);
   g_source_attach(source_, nullptr);
+  g_main_context_set_poll_func(g_main_context_default(), &LoopSource::poll);
+}
+
+// GLib's poll, for the default context. When it polls only the epoll fd and its own wake-up
+// fd (always so in the scheduler), one epoll_wait is the wait: the watches' events are kept
+// for the dispatch that follows, and the wake-up fd's readiness is handed back to GLib, which
+// reads it. Anything else (other GSources' fds, e.g. libsoup's) goes to g_poll as before.
+gint LoopSource::poll(GPollFD* fds, guint nfds, gint timeout) {
+  LoopSource& l = get();
+  GPollFD* ours = nullptr;
+  GPollFD* wakeup = nullptr;
+  if (nfds == 2) {
+    for (guint i = 0; i < 2; ++i) (fds[i].fd == l.epfd_ ? ours : wakeup) = &fds[i];
+  }
+  // (An iteration nested in a dispatch polls as GLib would: events_ is being read.)
+  if (l.dispatching_ || !ours || !wakeup || wakeup->events != G_IO_IN ||
+      !l.watch_wakeup(wakeup->fd))
+    return g_poll(fds, nfds, timeout);
+  int n = epoll_wait(l.epfd_, l.events_.data(), kMaxEvents, timeout);
+  if (n < 0) return -1;  // errno as poll's (EINTR)
+  ours->revents = 0;
+  wakeup->revents = 0;
+  int kept = 0;
+  for (int i = 0; i < n; ++i) {
+    const epoll_event& ev = l.events_[static_cast<std::size_t>(i)];
+    if (ev.data.u64 == kWakeupTag)
+      wakeup->revents = G_IO_IN;
+    else
+      l.events_[static_cast<std::size_t>(kept++)] = ev;
+  }
+  l.prefetched_ = kept;
+  if (kept > 0) ours->revents = G_IO_IN;
+  return (ours->revents != 0 ? 1 : 0) + (wakeup->revents != 0 ? 1 : 0);
+}
+
+bool LoopSource::watch_wakeup(int fd) {
+  if (fd == wakeup_fd_) return true;
+  if (wakeup_fd_ >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, wakeup_fd_, nullptr);
+  wakeup_fd_ = -1;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeupTag;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  wakeup_fd_ = fd;
+  return true;
 }
 
 // ---- fd watches ----------------------------------------------------------------------------
@@ -153,6 +201,7 @@ bool LoopSource::update(int fd) {
 void LoopSource::run_fd_event(const epoll_event& ev) {
   auto fd = static_cast<std::size_t>(ev.data.u64 & 0xffffffffu);
   auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+  if (ev.data.u64 == kWakeupTag) return;  // GLib's wake-up fd: GLib reads it
   if (fd >= fds_.size() || fds_[fd].gen != gen || fds_[fd].watches.empty()) return;
   GIOCondition got = from_epoll(ev.events);
   auto call = [&](const std::shared_ptr<FdWatch>& w) {
@@ -280,10 +329,10 @@ void LoopSource::dispatch() {
     ~Done() { flag = false; }
   } done{dispatching_};
   auto* w = reinterpret_cast<Funcs::Wrapper*>(source_);
-  if ((g_source_query_unix_fd(source_, w->tag) & G_IO_IN) != 0) {
-    int n = epoll_wait(epfd_, events_.data(), kMaxEvents, 0);
-    for (int i = 0; i < n; ++i) run_fd_event(events_[static_cast<std::size_t>(i)]);
-  }
+  int n = std::exchange(prefetched_, -1);
+  if (n < 0 && (g_source_query_unix_fd(source_, w->tag) & G_IO_IN) != 0)
+    n = epoll_wait(epfd_, events_.data(), kMaxEvents, 0);  // (GLib's wake-up fd: skipped below)
+  for (int i = 0; i < n; ++i) run_fd_event(events_[static_cast<std::size_t>(i)]);
   run_timers(Clock::now());
   run_tasks();
 }

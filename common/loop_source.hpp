@@ -2,7 +2,10 @@
 // min-heap) and its pending work (flags), on the default main context; Source, Deadline and
 // Pending (event_loop.hpp) are built on it and nothing else uses it. Invariant: a wake costs the
 // same however many watches and timers exist — GLib polls one fd (the epoll fd) and asks one
-// prepare/check; a dispatch reads only the ready fds and the due timers.
+// prepare/check; a dispatch reads only the ready fds and the due timers. GLib's poll function
+// is replaced so that, when the context has nothing else to poll, the wait itself is the
+// epoll_wait (GLib's wake-up eventfd is in the epoll set too): one system call per wake-up,
+// not a poll() and then an epoll_wait().
 #pragma once
 
 #include <glib.h>
@@ -93,8 +96,13 @@ class LoopSource {
   void heap_remove(std::size_t i);
   void place(std::size_t i, std::shared_ptr<Timer> t);
 
+  static gint poll(GPollFD* fds, guint nfds, gint timeout);  // the context's poll function
+  bool watch_wakeup(int fd);  // puts GLib's wake-up fd in the epoll set (once)
+
   GSource* source_ = nullptr;
   bool dispatching_ = false;  // a nested loop iteration leaves the source alone
+  int wakeup_fd_ = -1;        // GLib's wake-up fd, in the epoll set
+  int prefetched_ = -1;       // events_ holds this many events the poll function read
   int epfd_ = -1;
   std::vector<FdEntry> fds_;  // by fd number
   std::size_t watch_count_ = 0;

@@ -194,8 +194,7 @@ TEST_F(KeptDatabase, PreparedStatementsAreMadeOncePerConnection) {
   ASSERT_TRUE(settle());
   EXPECT_EQ(answers, (std::vector<std::string>{
                          "a 1", "b 2", "c 3", "divide by 0 ERROR:  division by zero",
-                         "divide by 5 2",
-                         "broken ERROR:  column \"no_such_column\" does not exist",
+                         "divide by 5 2", "broken ERROR:  column \"no_such_column\" does not exist",
                          "broken again ERROR:  column \"no_such_column\" does not exist",
                          "broken once more ERROR:  column \"no_such_column\" does not exist",
                          "insert: 3 of 2"}));

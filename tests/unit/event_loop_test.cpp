@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "event_loop.hpp"
@@ -445,6 +446,57 @@ TEST(LoopSource, ANestedIterationDoesNotDispatchAgain) {
   a.put();
   while (order.size() < 3) g_main_context_iteration(nullptr, TRUE);
   EXPECT_EQ(std::string(order.begin(), order.end()), "aAb");
+}
+
+// The wait is the loop's own epoll_wait when GLib has nothing else to poll; GLib's sources
+// still wake it: a timeout of GLib's (its time goes to the wait), a unix signal (GLib's worker
+// thread wakes the context through its eventfd, which is in the epoll set), a GLib fd watch
+// (then GLib polls as usual).
+TEST(LoopSource, GLibsOwnSourcesStillWakeTheLoop) {
+  bool expired = false;
+  Source guard = Source::timer(10s, [&] { expired = true; });
+  bool timed_out = false;
+  guint timeout_id = g_timeout_add(
+      30,
+      [](gpointer flag) -> gboolean {
+        *static_cast<bool*>(flag) = true;
+        return G_SOURCE_REMOVE;
+      },
+      &timed_out);
+  while (!timed_out && !expired) g_main_context_iteration(nullptr, TRUE);
+  EXPECT_TRUE(timed_out);
+  if (!timed_out) g_source_remove(timeout_id);
+
+  bool signalled = false;
+  Source usr1 = Source::unix_signal(SIGUSR1, [&] { signalled = true; });
+  std::thread sender([] {
+    g_usleep(30000);
+    kill(getpid(), SIGUSR1);
+  });
+  while (!signalled && !expired) g_main_context_iteration(nullptr, TRUE);
+  sender.join();
+  EXPECT_TRUE(signalled);
+
+  Pipe p;
+  bool readable = false;
+  GIOChannel* channel = g_io_channel_unix_new(p.r);
+  guint watch_id = g_io_add_watch(
+      channel, G_IO_IN,
+      [](GIOChannel*, GIOCondition, gpointer flag) -> gboolean {
+        *static_cast<bool*>(flag) = true;
+        return G_SOURCE_REMOVE;
+      },
+      &readable);
+  g_io_channel_unref(channel);
+  std::thread writer([&] {
+    g_usleep(30000);
+    p.put();
+  });
+  while (!readable && !expired) g_main_context_iteration(nullptr, TRUE);
+  writer.join();
+  EXPECT_TRUE(readable);
+  if (!readable) g_source_remove(watch_id);
+  EXPECT_FALSE(expired);
 }
 
 TEST(LoopSource, GLibPollsTheSameFdsWithFiveHundredWatchesAsWithNone) {
