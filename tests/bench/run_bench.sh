@@ -17,8 +17,9 @@ doc=${2:-$src/docs/PERFORMANCE.md}
 
 # Nothing is deleted while measuring: on ext4 without a journal (these VMs) a file created
 # within a minute or so of many deletions costs several times more (how_measured.md). The
-# previous run's state is moved aside and removed at the end, temp dirs and databases are kept
-# until then (JOBLINE_TEST_KEEP), and this run's state (its logs) stays until the next run.
+# previous run's state is moved aside and removed at the end, and temp dirs and databases are
+# kept until then (JOBLINE_TEST_KEEP). The end removes this run's cluster and temp dirs (the
+# step logs) as well.
 state="$build/bench-state"
 previous="$build/bench-state.previous"
 if [[ -e "$state" ]]; then
