@@ -15,8 +15,9 @@ mimetype::MagicCookie& cookie() {
   return c;
 }
 
-// mimetype_pk of names whose row was already committed (a pk from a row this transaction
-// inserted is not kept: the transaction may still roll back).
+// mimetype_pk of names whose row was already committed. A pk of a row this transaction
+// inserted is not kept: the transaction may still roll back (PostgreSQL aborts a group to break
+// a deadlock, and libagent runs it again), and the pk would then name no row.
 std::unordered_map<std::string, std::string>& committed_types() {
   static std::unordered_map<std::string, std::string> types;
   return types;
@@ -30,11 +31,16 @@ std::string mimetype_pk(agent::Database& db, const std::string& type) {
       "RETURNING mimetype_pk",
       {type});
   if (ins.rows() == 1) return ins.get(0, 0);
-  // A conflict: the row is committed (ON CONFLICT waited for its transaction), and this new
-  // statement's snapshot sees it.
-  const std::string pk =
-      db.exec("SELECT mimetype_pk FROM mimetype WHERE mimetype_name = $1", {type}).get(0, 0);
-  cache.emplace(type, pk);
+  // A conflict: with a row another transaction committed (ON CONFLICT waited for it, and this
+  // new statement's snapshot sees it), or with one this transaction inserted before (its xmin
+  // is this transaction's id; xmin holds the id's low 32 bits).
+  const agent::Result row = db.exec(
+      "SELECT mimetype_pk, "
+      "xmin::text::bigint = pg_current_xact_id_if_assigned()::text::bigint % 4294967296 "
+      "FROM mimetype WHERE mimetype_name = $1",
+      {type});
+  const std::string pk = row.get(0, 0);
+  if (row.get(0, 1) != "t") cache.emplace(type, pk);
   return pk;
 }
 

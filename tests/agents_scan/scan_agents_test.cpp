@@ -142,6 +142,43 @@ TEST_F(ScanAgents, FilesMissingOrUnreadableAreReportedAndLeftForLater) {
   EXPECT_EQ(results("license"), clean_results({files[0]}, "license"));
 }
 
+// A group that PostgreSQL aborts (a deadlock between agents inserting the same new mime type
+// names, here forced by a trigger on the group's second pfile update) is run again by libagent.
+// The MIME type row that group inserted is gone with it: the agent must not reuse its pk (it
+// did: the foreign key then failed the agent).
+TEST_F(ScanAgents, MimetypeRunsAGroupAbortedByADeadlockAgainWithoutItsRolledBackTypes) {
+  db.exec("CREATE SEQUENCE test_abort_once");
+  db.exec(R"(
+CREATE FUNCTION test_abort_second_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE n integer := coalesce(nullif(current_setting('test.updates', true), ''), '0')::int + 1;
+BEGIN
+  PERFORM set_config('test.updates', n::text, true);  -- counts this transaction's updates
+  IF n = 2 THEN
+    IF nextval('test_abort_once') = 1 THEN
+      RAISE EXCEPTION 'deadlock forced by the test' USING ERRCODE = '40P01';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$)");
+  db.exec(R"(
+CREATE TRIGGER test_abort_second_update BEFORE UPDATE OF pfile_mimetypefk ON pfile
+  FOR EACH ROW EXECUTE FUNCTION test_abort_second_update())");
+  // Files of one type (text/plain): the first inserts the type, the next ones find it.
+  std::vector<File> files;
+  for (int i = 0; i < 20; ++i)
+    files.push_back({"plain-" + std::to_string(i) + ".txt",
+                     "plain words, file " + std::to_string(i) + "\n", "", ""});
+  const std::string upload = add_upload(files);
+  const long long jq = queue("mimetype", upload);
+  run_to_completion(jq);
+  EXPECT_EQ(count("SELECT count(*) FROM test_abort_once WHERE is_called"), 1)
+      << "no group was aborted";
+  const std::string log = h.step_log(jq);
+  EXPECT_EQ(log.find("ERROR"), std::string::npos) << log;
+  EXPECT_EQ(results("mimetype"), clean_results(files, "mimetype"));
+}
+
 // The pids of the scheduler's children running `agent`.
 std::vector<pid_t> agent_pids(pid_t scheduler, const std::string& agent) {
   std::vector<pid_t> out;
