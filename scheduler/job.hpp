@@ -55,6 +55,8 @@ struct Job {
   bool checked = false;  // its row passed the dispatcher's checks (done again after a reload)
 
   bool active() const { return state == JobState::Queued || state == JobState::Started; }
+  // Not started, may start: no agent yet, not paused, no end decided.
+  bool waiting() const { return agents == 0 && state == JobState::Queued && !ending; }
 };
 
 }  // namespace sched

@@ -13,7 +13,9 @@ inline constexpr const char* kChannel = "jobline_jobqueue";
 inline constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(7428190235)";
 
 // Ready steps: not started, not ended, not paused, every prerequisite ended without failure;
-// by priority then age. $1: jq_pks already in memory; $2: how many.
+// by priority then age. $1: jq_pks already in memory; $2: how many. jq_priority is the job's
+// priority (migration 9), so jobqueue_ready_idx yields this order and the query reads about
+// $2 entries of it, not every queued step.
 inline constexpr const char* kReadySteps = R"(
 SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_host,
        jq.jq_cmd_args, coalesce(j.job_user_fk, 0), coalesce(j.job_group_fk, 0), j.job_priority
@@ -24,7 +26,7 @@ SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_h
    AND NOT EXISTS (SELECT 1 FROM jobdepends d JOIN jobqueue p ON p.jq_pk = d.jdep_jq_depends_fk
                     WHERE d.jdep_jq_fk = jq.jq_pk
                       AND (p.jq_endtime IS NULL OR (p.jq_end_bits & 2) <> 0))
- ORDER BY j.job_priority DESC, jq.jq_pk
+ ORDER BY jq.jq_priority DESC, jq.jq_pk
  LIMIT $2)";
 
 // Whether a step has ended, and its end text. $1 jq_pk.

@@ -115,13 +115,18 @@ void Scheduler::poll_now() {
     ended_by_us_.clear();  // (an end whose NOTIFY never came: nothing is lost by forgetting)
     request_poll();
   });
-  int limit = 0;
-  for (const auto& h : config_->hosts) limit += h.max;
-  limit = std::max(limit, 1) * 4 + 16;
-  db_.query(sql::kReadySteps, {pks_in_memory(), str(limit)}, [this, limit](const QueryResult& r) {
-    more_ready_ = r.ok() && r.rows() >= limit;
-    on_ready_steps(r);
-  });
+  std::size_t limit = poll_size();
+  db_.query(sql::kReadySteps, {pks_in_memory(), std::to_string(limit)},
+            [this, limit](const QueryResult& r) {
+              more_ready_ = r.ok() && static_cast<std::size_t>(r.rows()) >= limit;
+              on_ready_steps(r);
+            });
+}
+
+// How many ready steps a poll asks for, and how many may wait in memory while every slot is
+// busy: enough to refill each slot a few times without reading the queue.
+std::size_t Scheduler::poll_size() const {
+  return slots() * 4 + 16;
 }
 
 void Scheduler::on_ready_steps(const QueryResult& r) {
@@ -129,10 +134,34 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
   if (!r.ok()) {
     log::error("cannot read the job queue: {}", r.error());
   } else if (!closing_) {
+    // While every slot is busy nothing starts before a step ends, so the steps waiting in
+    // memory are bounded (a queue of 100,000 is read a poll at a time, not held): a row is
+    // taken only while it ranks, by priority then age, among the first poll_size() waiting
+    // steps. The rows come in that order, so the first that does not rank ends the reading and
+    // the rest stay in the queue (more_ready_): a new step of a higher priority still ranks.
+    // With a free slot that no waiting step can take (its type at its max, its host down)
+    // every row is taken, to find one that can.
+    bool bounded = !room_anywhere();
+    std::vector<std::pair<int, long long>> waiting;  // (priority, jq_pk)
+    if (bounded)
+      for (const auto& [pk, job] : jobs_)
+        if (job->waiting()) waiting.emplace_back(job->row.priority, pk);
+    std::size_t taken = 0;
     for (int i = 0; i < r.rows(); ++i) {
       StepRow row;
       row.jq_pk = r.get_long(i, 0);
       if (jobs_.count(row.jq_pk)) continue;
+      row.priority = static_cast<int>(r.get_long(i, 9));
+      if (bounded) {
+        auto ahead = std::count_if(waiting.begin(), waiting.end(), [&](const auto& w) {
+          return w.first > row.priority || (w.first == row.priority && w.second < row.jq_pk);
+        });
+        if (taken + static_cast<std::size_t>(ahead) >= poll_size()) {
+          more_ready_ = true;
+          break;
+        }
+      }
+      ++taken;
       row.job_pk = r.get_long(i, 1);
       row.type = r.get(i, 2);
       auto opt = [&](int c) -> std::optional<std::string> {
@@ -145,7 +174,6 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       row.cmd_args = opt(6);
       row.user = r.get_long(i, 7);
       row.group = r.get_long(i, 8);
-      row.priority = static_cast<int>(r.get_long(i, 9));
       auto source = make_source(row);
       log::StepLog step_log(config_->log_dir, row.jq_pk, row.type);
       log::note("JOB[{}] taken from the queue: type '{}', priority {}", row.jq_pk, row.type,
@@ -451,8 +479,10 @@ void Scheduler::forget_job(long long jq_pk) {
   // happened already). While more steps wait in memory than there are slots, the poll that
   // tops them up is put off a little (kTopUp) so that a burst of short steps reads the queue a
   // few times a second, not once per step; below that, at once.
-  if (more_ready_) {
-    if (waiting_in_memory() < slots())
+  // Every slot busy and poll_size() steps waiting: a poll could take nothing.
+  std::size_t waiting = waiting_in_memory();
+  if (more_ready_ && (waiting < poll_size() || room_anywhere())) {
+    if (waiting < slots())
       request_poll();
     else if (!top_up_.active())
       top_up_ = Source::timer(kTopUp, [this] { request_poll(); });
@@ -462,9 +492,8 @@ void Scheduler::forget_job(long long jq_pk) {
 
 // Steps in memory that no agent runs yet and that may start (not paused, not ending).
 std::size_t Scheduler::waiting_in_memory() const {
-  return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) {
-    return j.second->agents == 0 && j.second->state == JobState::Queued && !j.second->ending;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(jobs_.begin(), jobs_.end(), [](const auto& j) { return j.second->waiting(); }));
 }
 
 std::size_t Scheduler::slots() const {

@@ -117,6 +117,7 @@ class Scheduler final : public AgentListener {
   void forget_job(long long jq_pk);
   std::size_t waiting_in_memory() const;
   std::size_t slots() const;
+  std::size_t poll_size() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);

@@ -138,6 +138,58 @@ TEST(SchedulerDispatch, HigherPriorityFirstThenByAge) {
   EXPECT_EQ(order, (std::vector<std::string>{"blocker", "p5a", "p5b", "p1", "p0"}));
 }
 
+// The steps the scheduler holds in memory (its `status` reply, one line per step).
+std::size_t steps_in_memory(SchedulerHarness& h) {
+  auto reply = h.control("status");
+  return static_cast<std::size_t>(std::count_if(reply.begin(), reply.end(), [](const auto& l) {
+    return l.rfind("job:", 0) == 0;
+  }));
+}
+
+// A deep queue is not read into memory while every slot is busy: with host max 2 a poll asks
+// for 2 * 4 + 16 = 24 steps, and no more than that wait in memory however many NOTIFYs come.
+// A step of a higher priority still gets in, and runs first.
+TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  auto s = fast_settings();
+  s.heartbeat_timeout = 60;
+  s.hosts[0].max = 2;
+  s.agents = {fake_agent("hold", "--hang"), fake_agent("quick", "--ok --record=" + record)};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("hold", "a"), b = h.queue("hold", "b");
+  ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  ASSERT_TRUE(h.wait_started(b, 30s)) << h.log();
+  // 300 steps in 30 transactions: 30 commits, 300 NOTIFYs, as many polls as the scheduler
+  // makes of them.
+  for (int t = 0; t < 30; ++t)
+    h.db().query("SELECT count(queue_step(queue_job('deep'), 'quick', 'q' || g)) "
+                 "FROM generate_series(" + std::to_string(t * 10) + ", " +
+                 std::to_string(t * 10 + 9) + ") g");
+  long long urgent = std::stoll(h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), "
+                                             "'quick', 'urgent')"));
+  // Its NOTIFY came after all the others: once it is in memory, they have all been handled.
+  ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(urgent) + "] taken"); }, 30s))
+      << h.log();
+  EXPECT_LE(steps_in_memory(h), 2u + 24u + 1u) << joined(h.control("status"));
+  // One slot is freed: the urgent step takes it before any of the 300 (that one is recorded
+  // first); then the other.
+  h.control("kill " + pk(a) + " \"done\"");
+  ASSERT_TRUE(h.wait_ended(urgent, 30s)) << h.log();
+  h.control("kill " + pk(b) + " \"done\"");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") ==
+               "301";
+      },
+      120s))
+      << h.log();
+  auto done = records(record);
+  ASSERT_EQ(done.size(), 301u);
+  EXPECT_EQ(done.front().line, "urgent");
+}
+
 // Samples `load` until every step ended; returns the highest `running:` seen on `host`.
 int max_load(SchedulerHarness& h, const std::vector<long long>& pks, const std::string& host) {
   int most = 0;
