@@ -153,23 +153,46 @@ void AgentProcess::start_watches() {
 }
 
 // Reads what is available; returns false (ending the watch) at EOF or on error.
+//
+// When the lines read from stdout made us write to the agent's stdin (the next data line after
+// an OK), the agent may have answered already: sharing our CPU, it is woken by the write,
+// preempts us and replies before write(2) returns. Reading again at once then saves a pass of
+// the loop and its epoll_wait per line. A re-read that finds nothing (the agent runs on another
+// CPU, or works a while) turns re-reading off for kRereadPause events, so that it costs at
+// most one wasted read(2) per kRereadPause lines; and at most kRereads re-reads follow one
+// event, so that other work never waits long.
 bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout) {
+  constexpr int kRereads = 32;
+  constexpr int kRereadPause = 64;
   char buf[65536];
   std::vector<agent::protocol::LineSplitter::Line> lines;
-  ssize_t n = read(fd, buf, sizeof buf);
-  if (n > 0) {
-    splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
-    auto& sink = is_stdout ? cb_.on_stdout : cb_.on_stderr;
-    for (const auto& line : lines) {
-      if (exited_) break;
-      sink(line.text, line.cut);
+  for (int round = 0;; ++round) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      const std::uint64_t written = written_;
+      lines.clear();
+      splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
+      auto& sink = is_stdout ? cb_.on_stdout : cb_.on_stderr;
+      for (const auto& line : lines) {
+        if (exited_) break;
+        sink(line.text, line.cut);
+      }
+      if (!is_stdout || exited_ || fd < 0 || written_ == written || round == kRereads)
+        return true;
+      if (reread_pause_ > 0) {
+        --reread_pause_;
+        return true;
+      }
+      continue;
     }
-    return true;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (round > 0) reread_pause_ = kRereadPause;
+      return true;
+    }
+    close(fd);  // EOF or error: the child closed its end (or died)
+    fd = -1;
+    return false;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-  close(fd);  // EOF or error: the child closed its end (or died)
-  fd = -1;
-  return false;
 }
 
 // At exit: deliver whatever is still in the pipe, without waiting for EOF (a grandchild may
@@ -217,6 +240,7 @@ bool AgentProcess::flush_stdin() {
     ssize_t n = write(in_, outbuf_.data(), outbuf_.size());
     if (n > 0) {
       outbuf_.erase(0, static_cast<std::size_t>(n));
+      written_ += static_cast<std::uint64_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

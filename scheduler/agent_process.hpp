@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -91,6 +92,8 @@ class AgentProcess {
   bool close_requested_ = false;
   bool terminating_ = false;
   std::string outbuf_;
+  std::uint64_t written_ = 0;  // bytes written to stdin, ever
+  int reread_pause_ = 0;       // stdout events left before re-reading is tried again
   agent::protocol::LineSplitter out_lines_, err_lines_;
   Callbacks cb_;
   Source out_watch_, err_watch_, in_watch_, child_watch_, kill_timer_;

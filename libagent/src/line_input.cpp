@@ -25,20 +25,21 @@ std::optional<LineInput::Line> LineInput::next(bool wait) {
 }
 
 bool LineInput::fill(bool wait) {
-  pollfd pfd{fd_, POLLIN, 0};
-  for (;;) {
-    const int ready = ::poll(&pfd, 1, wait ? -1 : 0);
-    if (ready > 0) break;
-    if (ready == 0) return false;
-    if (errno != EINTR) throw Error(std::string("poll on stdin failed: ") + std::strerror(errno));
-  }
+  // To wait, read(2) itself blocks (stdin is a blocking pipe when the scheduler runs us): one
+  // system call per wake-up, not a poll and then a read. Only a non-blocking stdin (EAGAIN)
+  // needs the poll. Not waiting, the poll (zero timeout) comes first, so the read never blocks.
+  if (!wait && !readable(0)) return false;
   std::array<char, 64 * 1024> buffer;
   ssize_t n = 0;
-  do {
+  for (;;) {
     n = ::read(fd_, buffer.data(), buffer.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == EAGAIN) return wait;  // raced with another reader; poll again
-  if (n < 0 && errno == EBADF) n = 0;         // no stdin at all: treat as empty
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) break;
+    // Non-blocking stdin, or another reader took the bytes: wait for more, or give up.
+    if (!wait || !readable(-1)) return false;
+  }
+  if (n < 0 && errno == EBADF) n = 0;  // no stdin at all: treat as empty
   if (n < 0) throw Error(std::string("reading stdin failed: ") + std::strerror(errno));
   std::vector<Line> lines;
   if (n == 0) {
@@ -50,6 +51,15 @@ bool LineInput::fill(bool wait) {
   }
   for (Line& line : lines) lines_.push_back(std::move(line));
   return true;
+}
+
+bool LineInput::readable(int timeout_ms) const {
+  pollfd pfd{fd_, POLLIN, 0};
+  for (;;) {
+    const int ready = ::poll(&pfd, 1, timeout_ms);
+    if (ready >= 0) return ready > 0;
+    if (errno != EINTR) throw Error(std::string("poll on stdin failed: ") + std::strerror(errno));
+  }
 }
 
 }  // namespace agent::detail

@@ -30,6 +30,8 @@ class LineInput {
  private:
   // One read(2) into the splitter. Returns false when `wait` is false and nothing is readable.
   bool fill(bool wait);
+  // poll(2) for input, EINTR retried: whether stdin is readable within timeout_ms (-1: wait).
+  bool readable(int timeout_ms) const;
 
   int fd_;
   protocol::LineSplitter splitter_;

@@ -2,11 +2,14 @@
 // Built at ${CMAKE_BINARY_DIR}/tests/agents/session_agent/session_agent.
 //
 // usage: session_agent [scheduler options] [--sleep-ms=N] [--flood=N] [--heartbeat-ms=N]
-//                      [--window=N] [--query=SQL] [items...]
+//                      [--window=N] [--query=SQL] [--nonblocking-stdin] [items...]
 // For each item: writes N log lines `flood <i>` (--flood), runs SQL through the scheduler and
 // logs `row <i>: col=value ...` per row (`col=<null>` for NULL) or `db error: <message>` on
 // agent::Error (--query), sleeps (--sleep-ms), logs `item <item>`, counts it (ItemsProcessed 1).
+// --nonblocking-stdin sets O_NONBLOCK on stdin first (the Session must still wait for lines).
 // Exit 0 when the items end, 1 on an uncaught agent::Error, 64 on a bad option.
+#include <fcntl.h>
+
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +27,7 @@ struct Options {
   long flood = 0;
   long heartbeat_ms = 30'000;
   long window = 1;
+  bool nonblocking_stdin = false;
   std::string db;
   std::vector<std::string> items;
 };
@@ -56,6 +60,8 @@ Options parse_options(int argc, char** argv) {
       o.window = number(name, value);
     else if (name == "--query")
       o.db = std::string(value);
+    else if (arg == "--nonblocking-stdin")
+      o.nonblocking_stdin = true;
     else if (arg.substr(0, 2) == "--")
       throw agent::Error("unknown option " + std::string(arg));
     else
@@ -92,6 +98,10 @@ int main(int argc, char** argv) {
   } catch (const agent::Error& e) {
     std::fprintf(stderr, "session_agent: %s\n", e.what());
     return 64;
+  }
+  if (o.nonblocking_stdin && fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) != 0) {
+    std::perror("session_agent: O_NONBLOCK on stdin");
+    return 1;
   }
   try {
     agent::SessionOptions options;

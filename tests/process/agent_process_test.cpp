@@ -1,10 +1,13 @@
 // AgentProcess (scheduler/agent_process.hpp): real children, real signals, the loop iterated
 // by hand until the child watch reports the exit.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +71,54 @@ TEST(AgentProcess, ALargeWriteIsQueuedUntilThePipeTakesIt) {
   ASSERT_TRUE(r.wait());
   ASSERT_EQ(r.out.size(), 20000u);
   EXPECT_EQ(r.out.back(), "line 19999");
+}
+
+// An agent that answers each line at once, on our CPU: its answers are read again straight
+// after the write that caused them (no loop pass each), but other work still runs in between,
+// and every line arrives, in order.
+TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
+  cpu_set_t saved, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  CPU_ZERO(&one);
+  CPU_SET(static_cast<std::size_t>(sched_getcpu()), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // the child inherits it
+  constexpr int kLines = 5000;
+  int received = 0, longest_gap = 0, since_timer = 0, timer_runs = 0;
+  bool in_order = true;
+  std::optional<ExitStatus> exit;
+  AgentProcess::Callbacks cb;
+  std::unique_ptr<AgentProcess> proc;
+  cb.on_stdout = [&](std::string_view line, bool) {
+    in_order = in_order && line == std::to_string(received);
+    ++received;
+    longest_gap = std::max(longest_gap, ++since_timer);
+    if (received < kLines)
+      proc->send(std::to_string(received) + "\n");
+    else
+      proc->close_stdin();
+  };
+  cb.on_stderr = [](std::string_view, bool) {};
+  cb.on_exit = [&](ExitStatus s) { exit = s; };
+  proc = AgentProcess::spawn({"/bin/cat"}, "", std::move(cb));
+  std::function<void()> tick;
+  sched::Source timer;
+  tick = [&] {
+    ++timer_runs;
+    since_timer = 0;
+    timer = sched::Source::timer(0ms, tick);  // due at every pass of the loop
+  };
+  timer = sched::Source::timer(0ms, tick);
+  proc->send("0\n");
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (!exit && std::chrono::steady_clock::now() < end) g_main_context_iteration(nullptr, TRUE);
+  timer.reset();
+  ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(exit->clean());
+  EXPECT_EQ(received, kLines);
+  EXPECT_TRUE(in_order);
+  EXPECT_GT(timer_runs, kLines / 100);
+  EXPECT_LE(longest_gap, 40) << "lines handled in one pass of the loop";
 }
 
 TEST(AgentProcess, OverlongLineIsCutNotBuffered) {

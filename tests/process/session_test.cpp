@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -81,6 +82,21 @@ TEST(Session, OkNextLoopAcknowledgesEachItemAndExitsZeroAtEof) {
     auto before_ok = until_ok(agent);
     EXPECT_TRUE(contains(before_ok, log("item " + item)));
     EXPECT_TRUE(contains(before_ok, msg::ItemsProcessed{1}));
+  }
+  agent.close_stdin();
+  EXPECT_EQ(agent.read_line(), std::nullopt);
+  expect_exit(agent, 0);
+}
+
+// The Session waits for a line with a blocking read(2); a stdin set non-blocking (EAGAIN) makes
+// it poll instead, and every line still arrives, however slowly they come.
+TEST(Session, ANonBlockingStdinStillWaitsForEachLine) {
+  test::Child agent({session_agent(), "--scheduler_start", "--nonblocking-stdin"});
+  ASSERT_EQ(agent.read_line(), "OK");
+  for (std::string item : {"first", "second"}) {
+    std::this_thread::sleep_for(50ms);  // the agent is waiting when the line comes
+    agent.write(item + "\n");
+    EXPECT_TRUE(contains(until_ok(agent), log("item " + item)));
   }
   agent.close_stdin();
   EXPECT_EQ(agent.read_line(), std::nullopt);
