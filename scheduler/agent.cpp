@@ -229,11 +229,15 @@ void Agent::send_item(const Item& item) {
 void Agent::feed() {
   if (state_ != AgentState::Running || !process_) return;
   unsigned window = dialect_ == proto::Dialect::Fossology ? 1u : window_;
+  const bool idle = in_flight_.empty();
+  AgentProcess::Hold hold(*process_);  // the lines in one write
   while (in_flight_.size() < window) {
     auto item = source_->take(spec_.host->name);
     if (!item) break;
     send_item(*item);
   }
+  // It had nothing else to do: its answer to these lines may come at once.
+  if (idle && !in_flight_.empty()) process_->await_answer();
   if (in_flight_.empty() && source_->finished()) end_data();
 }
 

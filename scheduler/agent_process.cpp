@@ -154,13 +154,14 @@ void AgentProcess::start_watches() {
 
 // Reads what is available; returns false (ending the watch) at EOF or on error.
 //
-// When the lines read from stdout made us write to the agent's stdin (the next data line after
-// an OK), the agent may have answered already: sharing our CPU, it is woken by the write,
-// preempts us and replies before write(2) returns. Reading again at once then saves a pass of
-// the loop and its epoll_wait per line. A re-read that finds nothing (the agent runs on another
-// CPU, or works a while) turns re-reading off for kRereadPause events, so that it costs at
-// most one wasted read(2) per kRereadPause lines; and at most kRereads re-reads follow one
-// event, so that other work never waits long.
+// When handling stdout sent the agent all it has to answer (await_answer(): the next data line
+// after the OK of the only one in flight), the agent may have answered already: sharing our
+// CPU, it is woken by the write, preempts us and replies before write(2) returns. Reading again
+// at once then saves a pass of the loop and its epoll_wait per line. An agent with more lines
+// in flight answers them anyway, and is better read once a pass, many OKs at a time. A re-read
+// that finds nothing (the agent runs on another CPU, or works a while) turns re-reading off
+// for kRereadPause events, so that it costs at most one wasted read(2) per kRereadPause lines;
+// and at most kRereads re-reads follow one event, so that other work never waits long.
 bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout) {
   constexpr int kRereads = 32;
   constexpr int kRereadPause = 64;
@@ -169,15 +170,18 @@ bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter,
   for (int round = 0;; ++round) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n > 0) {
-      const std::uint64_t written = written_;
+      answer_awaited_ = false;
       lines.clear();
       splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
       auto& sink = is_stdout ? cb_.on_stdout : cb_.on_stderr;
-      for (const auto& line : lines) {
-        if (exited_) break;
-        sink(line.text, line.cut);
+      {
+        Hold hold(*this);  // the answers to these lines (the next data lines) in one write
+        for (const auto& line : lines) {
+          if (exited_) break;
+          sink(line.text, line.cut);
+        }
       }
-      if (!is_stdout || exited_ || fd < 0 || written_ == written || round == kRereads)
+      if (!is_stdout || exited_ || fd < 0 || !answer_awaited_ || round == kRereads)
         return true;
       if (reread_pause_ > 0) {
         --reread_pause_;
@@ -230,7 +234,11 @@ void AgentProcess::on_child_exit(int status) {
 void AgentProcess::send(std::string_view bytes) {
   if (in_ < 0 || close_requested_) return;
   outbuf_.append(bytes);
-  if (!in_watch_.active()) flush_stdin();
+  flush_if_idle();
+}
+
+void AgentProcess::flush_if_idle() {
+  if (held_ == 0 && !in_watch_.active()) flush_stdin();
 }
 
 // Writes queued bytes; keeps a G_IO_OUT watch while the pipe is full. Returns whether the
@@ -240,7 +248,6 @@ bool AgentProcess::flush_stdin() {
     ssize_t n = write(in_, outbuf_.data(), outbuf_.size());
     if (n > 0) {
       outbuf_.erase(0, static_cast<std::size_t>(n));
-      written_ += static_cast<std::uint64_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -264,7 +271,7 @@ bool AgentProcess::flush_stdin() {
 
 void AgentProcess::close_stdin() {
   close_requested_ = true;
-  if (!in_watch_.active()) flush_stdin();
+  flush_if_idle();
 }
 
 void AgentProcess::signal_group(int sig) {

@@ -9,7 +9,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -69,6 +68,23 @@ class AgentProcess {
   // Queues bytes for the child's stdin; written as the pipe accepts them. Dropped once the
   // child has closed its end (its death follows and is reported by on_exit).
   void send(std::string_view bytes);
+  // What was just sent is all the child has to answer (it had nothing else to do): when that
+  // was sent while handling its stdout, stdout is read again at once (on_readable).
+  void await_answer() { answer_awaited_ = true; }
+  // While held, send() only queues: what is sent meanwhile goes in one write(2) when the last
+  // Hold ends, and wakes the child once, not once a line. Holds nest.
+  class Hold {
+   public:
+    explicit Hold(AgentProcess& p) : p_(p) { ++p_.held_; }
+    ~Hold() {
+      if (--p_.held_ == 0) p_.flush_if_idle();
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    AgentProcess& p_;
+  };
   // Closes stdin once the queued bytes are written (end of data for seed agents).
   void close_stdin();
   bool stdin_closed() const { return close_requested_; }
@@ -84,6 +100,7 @@ class AgentProcess {
   bool on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout);
   void drain(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout);
   bool flush_stdin();
+  void flush_if_idle();  // flush_stdin() unless held or waiting for the pipe (G_IO_OUT watch)
   void on_child_exit(int status);
 
   pid_t pid_ = -1;
@@ -92,8 +109,9 @@ class AgentProcess {
   bool close_requested_ = false;
   bool terminating_ = false;
   std::string outbuf_;
-  std::uint64_t written_ = 0;  // bytes written to stdin, ever
-  int reread_pause_ = 0;       // stdout events left before re-reading is tried again
+  bool answer_awaited_ = false;  // await_answer() since stdout was last read
+  int reread_pause_ = 0;         // stdout events left before re-reading is tried again
+  int held_ = 0;                 // Holds alive
   agent::protocol::LineSplitter out_lines_, err_lines_;
   Callbacks cb_;
   Source out_watch_, err_watch_, in_watch_, child_watch_, kill_timer_;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent_process.hpp"
@@ -74,8 +75,8 @@ TEST(AgentProcess, ALargeWriteIsQueuedUntilThePipeTakesIt) {
 }
 
 // An agent that answers each line at once, on our CPU: its answers are read again straight
-// after the write that caused them (no loop pass each), but other work still runs in between,
-// and every line arrives, in order.
+// after the write that caused them (await_answer(); no loop pass each), but other work still
+// runs in between, and every line arrives, in order.
 TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
   cpu_set_t saved, one;
   ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
@@ -92,9 +93,10 @@ TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
     in_order = in_order && line == std::to_string(received);
     ++received;
     longest_gap = std::max(longest_gap, ++since_timer);
-    if (received < kLines)
+    if (received < kLines) {
       proc->send(std::to_string(received) + "\n");
-    else
+      proc->await_answer();
+    } else
       proc->close_stdin();
   };
   cb.on_stderr = [](std::string_view, bool) {};
@@ -119,6 +121,28 @@ TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
   EXPECT_TRUE(in_order);
   EXPECT_GT(timer_runs, kLines / 100);
   EXPECT_LE(longest_gap, 40) << "lines handled in one pass of the loop";
+}
+
+// What is sent while held goes in one write(2) when the hold ends (dd, already waiting in its
+// one read(2), gets all of it), and a close asked for meanwhile waits for it.
+TEST(AgentProcess, LinesSentWhileHeldGoInOneWriteThenStdinCloses) {
+  Child r({"/bin/sh", "-c", "echo ready; dd bs=65536 count=1 status=none | wc -c; cat >/dev/null"});
+  auto end = std::chrono::steady_clock::now() + 20s;
+  while (r.out.empty() && std::chrono::steady_clock::now() < end)
+    g_main_context_iteration(nullptr, TRUE);
+  ASSERT_EQ(r.out, (std::vector<std::string>{"ready"}));
+  std::this_thread::sleep_for(200ms);  // dd has started and waits in its read
+  {
+    AgentProcess::Hold hold(*r.proc);
+    for (const char* line : {"a\n", "bb\n", "ccc\n"}) {
+      r.proc->send(line);
+      std::this_thread::sleep_for(50ms);  // (unheld, dd would have read "a" by now)
+    }
+    r.proc->close_stdin();
+  }
+  ASSERT_TRUE(r.wait());
+  EXPECT_EQ(r.out, (std::vector<std::string>{"ready", "9"}));
+  EXPECT_TRUE(r.exit->clean());
 }
 
 TEST(AgentProcess, OverlongLineIsCutNotBuffered) {
