@@ -181,8 +181,7 @@ bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter,
           sink(line.text, line.cut);
         }
       }
-      if (!is_stdout || exited_ || fd < 0 || !answer_awaited_ || round == kRereads)
-        return true;
+      if (!is_stdout || exited_ || fd < 0 || !answer_awaited_ || round == kRereads) return true;
       if (reread_pause_ > 0) {
         --reread_pause_;
         return true;

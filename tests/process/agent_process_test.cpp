@@ -77,12 +77,31 @@ TEST(AgentProcess, ALargeWriteIsQueuedUntilThePipeTakesIt) {
 // An agent that answers each line at once, on our CPU: its answers are read again straight
 // after the write that caused them (await_answer(); no loop pass each), but other work still
 // runs in between, and every line arrives, in order.
+// Pins this thread (and the children it spawns) to the CPU it runs on, until destroyed.
+class PinnedToOneCpu {
+ public:
+  PinnedToOneCpu() {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(static_cast<std::size_t>(sched_getcpu()), &one);
+    pinned_ = sched_getaffinity(0, sizeof saved_, &saved_) == 0 &&
+              sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~PinnedToOneCpu() {
+    if (pinned_) sched_setaffinity(0, sizeof saved_, &saved_);
+  }
+  PinnedToOneCpu(const PinnedToOneCpu&) = delete;
+  PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
+  bool pinned() const { return pinned_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool pinned_ = false;
+};
+
 TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
-  cpu_set_t saved, one;
-  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
-  CPU_ZERO(&one);
-  CPU_SET(static_cast<std::size_t>(sched_getcpu()), &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // the child inherits it
+  PinnedToOneCpu pin;  // the child inherits it
+  ASSERT_TRUE(pin.pinned());
   constexpr int kLines = 5000;
   int received = 0, longest_gap = 0, since_timer = 0, timer_runs = 0;
   bool in_order = true;
@@ -96,8 +115,9 @@ TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
     if (received < kLines) {
       proc->send(std::to_string(received) + "\n");
       proc->await_answer();
-    } else
+    } else {
       proc->close_stdin();
+    }
   };
   cb.on_stderr = [](std::string_view, bool) {};
   cb.on_exit = [&](ExitStatus s) { exit = s; };
@@ -114,7 +134,6 @@ TEST(AgentProcess, AnAgentAnsweringAtOnceNeitherLosesLinesNorHoldsTheLoop) {
   auto end = std::chrono::steady_clock::now() + 60s;
   while (!exit && std::chrono::steady_clock::now() < end) g_main_context_iteration(nullptr, TRUE);
   timer.reset();
-  ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
   ASSERT_TRUE(exit.has_value());
   EXPECT_TRUE(exit->clean());
   EXPECT_EQ(received, kLines);
