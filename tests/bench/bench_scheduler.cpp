@@ -32,11 +32,10 @@
 #include <fmt/format.h>
 
 #include "bench_result.hpp"
+#include "bench_spawn.hpp"
 #include "bench_wait.hpp"
 #include "scheduler_harness.hpp"
 #include "support.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -47,34 +46,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
-}
-
-// Milliseconds from posix_spawn of stamp_agent until its "OK" is read from its stdout pipe.
-double spawn_to_ok_ms(const std::string& agent, const std::string& dir) {
-  int out[2];
-  if (pipe(out) != 0) throw std::runtime_error("pipe");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addclose(&fa, out[0]);
-  std::string jq = "--jqId=spawn";
-  std::vector<char*> argv{const_cast<char*>(agent.c_str()), const_cast<char*>(dir.c_str()),
-                          const_cast<char*>("--scheduler_start"), jq.data(), nullptr};
-  auto t0 = Clock::now();
-  pid_t pid;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("posix_spawn failed");
-  close(out[1]);
-  char buf[8];
-  ssize_t r = read(out[0], buf, sizeof buf);
-  auto t1 = Clock::now();
-  close(out[0]);
-  posix_spawn_file_actions_destroy(&fa);
-  int status;
-  waitpid(pid, &status, 0);
-  if (r < 3) throw std::runtime_error("stamp_agent said no OK");
-  return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
 void latency(int samples) {
@@ -107,7 +78,7 @@ void latency(int samples) {
         "SELECT (extract(epoch FROM jq_endtime) * 1e9)::bigint FROM jobqueue WHERE jq_pk = {}",
         jq)));
     end_ms.push_back(static_cast<double>(ended - inserted) / 1e6);
-    spawn_ms.push_back(spawn_to_ok_ms(agent, dir.path()));
+    spawn_ms.push_back(bench::spawn_to_ok_ms(agent, dir.path()));
   }
   double spawn = percentile(spawn_ms, 0.5), ok50 = percentile(ok_ms, 0.5);
   double ok99 = percentile(ok_ms, 0.99), end50 = percentile(end_ms, 0.5);
