@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
+#include "agent/db.hpp"
 #include "launch.hpp"
 #include "queue_sql.hpp"
 
@@ -17,6 +19,11 @@ constexpr std::chrono::milliseconds kItemsFlush{1000};
 constexpr std::chrono::milliseconds kTopUp{100};
 std::string str(long long v) {
   return std::to_string(v);
+}
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) agent::append_array_element(out, item);
+  return out + "}";
 }
 }  // namespace
 
@@ -116,9 +123,11 @@ void Scheduler::poll_now() {
     request_poll();
   });
   std::size_t limit = poll_size();
-  db_.query(sql::kReadySteps, {pks_in_memory(), std::to_string(limit)},
-            [this, limit](const QueryResult& r) {
-              more_ready_ = r.ok() && static_cast<std::size_t>(r.rows()) >= limit;
+  std::vector<std::string> left_out = full_types();
+  db_.query(sql::kReadySteps, {pks_in_memory(), std::to_string(limit), text_array(left_out)},
+            [this, limit, some_left_out = !left_out.empty()](const QueryResult& r) {
+              more_ready_ =
+                  r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
               on_ready_steps(r);
             });
 }
@@ -127,6 +136,29 @@ void Scheduler::poll_now() {
 // busy: enough to refill each slot a few times without reading the queue.
 std::size_t Scheduler::poll_size() const {
   return slots() * 4 + 16;
+}
+
+// The same for the steps of one type that is at its max: they wait in memory for its slots
+// alone, so enough to refill those a few times.
+std::size_t Scheduler::type_cap(const AgentType& type) const {
+  return std::min(poll_size(), static_cast<std::size_t>(std::max(type.max, 0)) * 4 + 16);
+}
+
+bool Scheduler::at_max(const AgentType& type) const {
+  return type.max >= 0 && running_of(type.name) >= type.max;
+}
+
+// Types at their max with type_cap() of their steps waiting in memory already: the poll leaves
+// their steps in the queue, so that it reaches the steps behind them that could start now.
+std::vector<std::string> Scheduler::full_types() const {
+  std::map<std::string, std::size_t> waiting;
+  for (const auto& [pk, job] : jobs_)
+    if (job->waiting()) ++waiting[job->row.type];
+  std::vector<std::string> full;
+  for (const auto& [name, n] : waiting)
+    if (const AgentType* t = config_->agent(name); t && at_max(*t) && n >= type_cap(*t))
+      full.push_back(name);
+  return full;
 }
 
 void Scheduler::on_ready_steps(const QueryResult& r) {
@@ -139,19 +171,38 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
     // taken only while it ranks, by priority then age, among the first poll_size() waiting
     // steps. The rows come in that order, so the first that does not rank ends the reading and
     // the rest stay in the queue (more_ready_): a new step of a higher priority still ranks.
-    // With a free slot that no waiting step can take (its type at its max, its host down)
-    // every row is taken, to find one that can.
+    // With a free slot, rows are read on to find a step that can take it; those of a type
+    // at its max are taken only up to type_cap() waiting (the next poll leaves that type out:
+    // full_types()). A step pinned to a host that is down is still taken each time.
     bool bounded = !room_anywhere();
     std::vector<std::pair<int, long long>> waiting;  // (priority, jq_pk)
-    if (bounded)
-      for (const auto& [pk, job] : jobs_)
-        if (job->waiting()) waiting.emplace_back(job->row.priority, pk);
+    std::map<std::string, std::size_t> waiting_of;   // per type
+    for (const auto& [pk, job] : jobs_) {
+      if (!job->waiting()) continue;
+      if (bounded) waiting.emplace_back(job->row.priority, pk);
+      ++waiting_of[job->row.type];
+    }
+    std::map<std::string, std::optional<std::size_t>> cap_of;  // a type at its max: its cap
+    auto cap = [&](const std::string& type) -> const std::optional<std::size_t>& {
+      auto it = cap_of.find(type);
+      if (it != cap_of.end()) return it->second;
+      const AgentType* t = config_->agent(type);
+      return cap_of[type] = t && at_max(*t) ? std::optional(type_cap(*t)) : std::nullopt;
+    };
     std::size_t taken = 0;
     for (int i = 0; i < r.rows(); ++i) {
       StepRow row;
       row.jq_pk = r.get_long(i, 0);
       if (jobs_.count(row.jq_pk)) continue;
       row.priority = static_cast<int>(r.get_long(i, 9));
+      row.type = r.get(i, 2);
+      if (const auto& most = cap(row.type)) {
+        if (waiting_of[row.type] >= *most) {
+          more_ready_ = true;
+          continue;
+        }
+        ++waiting_of[row.type];
+      }
       if (bounded) {
         auto ahead = std::count_if(waiting.begin(), waiting.end(), [&](const auto& w) {
           return w.first > row.priority || (w.first == row.priority && w.second < row.jq_pk);
@@ -163,7 +214,6 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       }
       ++taken;
       row.job_pk = r.get_long(i, 1);
-      row.type = r.get(i, 2);
       auto opt = [&](int c) -> std::optional<std::string> {
         if (r.is_null(i, c)) return std::nullopt;
         return r.get(i, c);

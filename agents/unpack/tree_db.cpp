@@ -45,15 +45,7 @@ struct ArrayText {
     if (text.size() > 1) text += ',';
     text += v;
   }
-  void add_quoted(const std::string& v) {
-    if (text.size() > 1) text += ',';
-    text += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') text += '\\';
-      text += c;
-    }
-    text += '"';
-  }
+  void add_quoted(const std::string& v) { agent::append_array_element(text, v); }
   std::string done() const { return text + "}"; }
 };
 

@@ -41,6 +41,16 @@ std::string quoted(std::string_view value) {
 
 }  // namespace
 
+void append_array_element(std::string& literal, std::string_view value) {
+  if (literal.size() > 1) literal += ',';
+  literal += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') literal += '\\';
+    literal += c;
+  }
+  literal += '"';
+}
+
 std::string parse_db_conf(std::string_view text, std::string_view origin) {
   std::string conninfo;
   std::size_t number = 0;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "schema_install.hpp"
 #include "support.hpp"
@@ -113,6 +114,28 @@ TEST(Database, ParametersNullsAndResults) {
   EXPECT_EQ(db.exec("SELECT $1::text", {"'); DROP TABLE x; --"}).get(0, 0), "'); DROP TABLE x; --");
   db.exec("CREATE TABLE t (x int)");
   EXPECT_EQ(db.exec("INSERT INTO t SELECT generate_series(1, 3)").affected(), 3);
+}
+
+// append_array_element: any text, one element each, back from the server as it went in.
+TEST(Database, ArrayElementsArriveAsTheyWent) {
+  test::TempDatabase tdb;
+  agent::Database db(tdb.conninfo());
+  const std::vector<std::string> values{"plain",       "",           "NULL",          "a,b",
+                                        "{x}",         "say \"hi\"", "back\\slash\\", " spaced ",
+                                        "line\nbreak", "ü"};
+  std::string literal = "{";
+  for (const auto& v : values) agent::append_array_element(literal, v);
+  literal += "}";
+  auto r = db.exec(
+      "SELECT v, v IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) "
+      "ORDER BY i",
+      {literal});
+  ASSERT_EQ(r.rows(), static_cast<int>(values.size()));
+  for (int i = 0; i < r.rows(); ++i) {
+    EXPECT_EQ(r.get(i, 0), values[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(r.get(i, 1), "f");
+  }
+  EXPECT_EQ(db.exec("SELECT cardinality($1::text[])", {"{}"}).get(0, 0), "0");
 }
 
 TEST(Database, ErrorsCarryTheSqlstate) {

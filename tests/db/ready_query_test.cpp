@@ -25,8 +25,8 @@ std::string slurp(const std::string& path) {
 
 // The ready query prepared as `ready`, then `then` in the same session.
 std::vector<std::string> with_ready(const test::TempDatabase& db, const std::string& then) {
-  return db.rows(std::string("PREPARE ready(int[], int) AS ") + sched::sql::kReadySteps + ";" +
-                 then);
+  return db.rows(std::string("PREPARE ready(int[], int, text[]) AS ") + sched::sql::kReadySteps +
+                 ";" + then);
 }
 
 TEST(ReadyQuery, StepsCarryTheirJobsPriority) {
@@ -35,9 +35,9 @@ TEST(ReadyQuery, StepsCarryTheirJobsPriority) {
   std::string job = db.query("SELECT queue_job('p', NULL, 3)");
   std::string by_function = db.query("SELECT queue_step(" + job + ", 'a', 'x')");
   // A value given in a plain INSERT is replaced by the job's.
-  std::string by_insert = db.query(
-      "INSERT INTO jobqueue (jq_job_fk, jq_type, jq_args, jq_priority) VALUES (" + job +
-      ", 'a', 'y', 99) RETURNING jq_pk");
+  std::string by_insert =
+      db.query("INSERT INTO jobqueue (jq_job_fk, jq_type, jq_args, jq_priority) VALUES (" + job +
+               ", 'a', 'y', 99) RETURNING jq_pk");
   auto priority = [&](const std::string& jq) {
     return db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + jq);
   };
@@ -60,9 +60,9 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
   test::TempDatabase db;
   const std::string dir = test::source_dir() + "/sql/";
   std::string sql = "BEGIN;" + slurp(dir + "bootstrap.sql");
-  for (const char* m : {"001_core", "002_queueing", "003_item_done", "004_dependencies",
-                        "005_items_known", "006_scanners", "007_dependency_locks",
-                        "008_progress_notify"})
+  for (const char* m :
+       {"001_core", "002_queueing", "003_item_done", "004_dependencies", "005_items_known",
+        "006_scanners", "007_dependency_locks", "008_progress_notify"})
     sql += slurp(dir + "migrations/" + m + ".sql");
   db.query(sql + "COMMIT;");
   ASSERT_EQ(db.query("SELECT max(version) FROM jobline_schema"), "8");
@@ -71,10 +71,33 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
   jobline::schema::install(db.conninfo());
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + high), "5");
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + low), "0");
-  auto ready = with_ready(db, "EXECUTE ready('{}', 10)");
+  auto ready = with_ready(db, "EXECUTE ready('{}', 10, '{}')");
   ASSERT_EQ(ready.size(), 2u);
   EXPECT_EQ(ready[0].substr(0, ready[0].find('|')), high);
   EXPECT_EQ(ready[1].substr(0, ready[1].find('|')), low);
+}
+
+// $3: the types the scheduler leaves out (at their max, enough of their steps in memory). The
+// steps behind theirs come back, in order; a name is matched whole, quotes and all.
+TEST(ReadyQuery, TypesLeftOutAreSkippedAndTheStepsBehindThemReturned) {
+  test::TempDatabase db;
+  jobline::schema::install(db.conninfo());
+  db.query("SELECT count(queue_step(queue_job('a' || g), 'a', 'x')) FROM generate_series(1, 5) g");
+  std::string b1 = db.query("SELECT queue_step(queue_job('b1'), 'b', 'x')");
+  std::string q = db.query("SELECT queue_step(queue_job('q'), 'we\"ird\\', 'x')");
+  std::string b2 = db.query("SELECT queue_step(queue_job('b2'), 'b', 'x')");
+  auto pks = [](std::vector<std::string> rows) {
+    for (auto& row : rows) row = row.substr(0, row.find('|'));
+    return rows;
+  };
+  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 3, '{}')")),
+            (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 3, '{a}')")),
+            (std::vector<std::string>{b1, q, b2}));
+  EXPECT_EQ(pks(with_ready(db, R"(EXECUTE ready('{}', 3, '{a,"we\"ird\\"}'))")),
+            (std::vector<std::string>{b1, b2}));
+  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 9, '{a,b,we}')")),
+            (std::vector<std::string>{q}));
 }
 
 TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
@@ -91,7 +114,7 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   db.query("INSERT INTO jobdepends VALUES (1, 2)");
   db.query("ANALYZE");
   const std::string held = "'{3, 4, 5}'";  // already in the scheduler's memory
-  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48)");
+  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48, '{}')");
   auto want = db.rows(
       "SELECT jq.jq_pk FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk "
       "WHERE jq_starttime IS NULL AND jq_endtime IS NULL "
@@ -103,9 +126,10 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   // Its plan: the partial index in order, no sort of the queue. Prepared statements switch to
   // a generic plan after five runs; both are checked.
   std::string runs;
-  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48);";
+  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48, '{}');";
   for (const std::string& before : {std::string(), runs}) {
-    auto plan = with_ready(db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48)");
+    auto plan =
+        with_ready(db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48, '{}')");
     std::string text;
     for (const auto& line : plan) text += line + "\n";
     EXPECT_NE(text.find("Index Scan using jobqueue_ready_idx"), std::string::npos) << text;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "scheduler_test_util.hpp"
 
 namespace {
@@ -141,9 +143,19 @@ TEST(SchedulerDispatch, HigherPriorityFirstThenByAge) {
 // The steps the scheduler holds in memory (its `status` reply, one line per step).
 std::size_t steps_in_memory(SchedulerHarness& h) {
   auto reply = h.control("status");
-  return static_cast<std::size_t>(std::count_if(reply.begin(), reply.end(), [](const auto& l) {
-    return l.rfind("job:", 0) == 0;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      reply.begin(), reply.end(), [](const auto& l) { return l.rfind("job:", 0) == 0; }));
+}
+
+// Queues 10 * `transactions` steps of `type` (args <prefix>0, <prefix>1, ...), 10 per
+// transaction: as many commits, and a NOTIFY per step.
+void queue_deep(SchedulerHarness& h, const std::string& type, const std::string& prefix,
+                int transactions) {
+  for (int t = 0; t < transactions; ++t)
+    h.db().query(
+        fmt::format("SELECT count(queue_step(queue_job('deep'), '{}', '{}' || g)) "
+                    "FROM generate_series({}, {}) g",
+                    type, prefix, t * 10, t * 10 + 9));
 }
 
 // A deep queue is not read into memory while every slot is busy: with host max 2 a poll asks
@@ -163,12 +175,10 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
   ASSERT_TRUE(h.wait_started(b, 30s)) << h.log();
   // 300 steps in 30 transactions: 30 commits, 300 NOTIFYs, as many polls as the scheduler
   // makes of them.
-  for (int t = 0; t < 30; ++t)
-    h.db().query("SELECT count(queue_step(queue_job('deep'), 'quick', 'q' || g)) "
-                 "FROM generate_series(" + std::to_string(t * 10) + ", " +
-                 std::to_string(t * 10 + 9) + ") g");
-  long long urgent = std::stoll(h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), "
-                                             "'quick', 'urgent')"));
+  queue_deep(h, "quick", "q", 30);
+  long long urgent =
+      std::stoll(h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), "
+                              "'quick', 'urgent')"));
   // Its NOTIFY came after all the others: once it is in memory, they have all been handled.
   ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(urgent) + "] taken"); }, 30s))
       << h.log();
@@ -188,6 +198,49 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
   auto done = records(record);
   ASSERT_EQ(done.size(), 301u);
   EXPECT_EQ(done.front().line, "urgent");
+}
+
+// A type at its max (here 1) with a deep queue while other slots are free: its steps are read
+// into memory up to 4 * 1 + 16 = 20 waiting, and the polls after that leave the type out, so a
+// step of another type queued behind all of them is still found and runs at once. The type's
+// steps then run one at a time, in order, each read from the queue once.
+TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  auto s = fast_settings();
+  s.heartbeat_timeout = 60;
+  s.hosts[0].max = 4;
+  s.agents = {fake_agent("one", "--ok --work-ms=300 --record=" + record, 1),
+              fake_agent("quick", "--ok --record=" + record)};
+  SchedulerHarness h(s);
+  h.start();
+  long long a = h.queue("one", "a");
+  ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  queue_deep(h, "one", "o", 6);
+  long long quick =
+      std::stoll(h.db().query("SELECT queue_step(queue_job('quick'), 'quick', 'quick')"));
+  ASSERT_TRUE(h.wait_ended(quick, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(quick), "Completed");
+  EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u) << joined(h.control("status"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") == "62";
+      },
+      90s))
+      << h.log();
+  std::vector<std::string> ones;
+  for (const auto& r : records(record))
+    if (r.line != "quick") ones.push_back(r.line);
+  ASSERT_EQ(ones.size(), 61u);
+  EXPECT_EQ(ones.front(), "a");
+  for (int i = 0; i < 60; ++i)
+    EXPECT_EQ(ones[static_cast<std::size_t>(i) + 1], "o" + std::to_string(i));
+  auto log = h.log();
+  std::size_t taken = 0;
+  for (auto at = log.find("] taken from the queue"); at != std::string::npos;
+       at = log.find("] taken from the queue", at + 1))
+    ++taken;
+  EXPECT_EQ(taken, 62u);
 }
 
 // Samples `load` until every step ended; returns the highest `running:` seen on `host`.
