@@ -138,26 +138,27 @@ std::size_t Scheduler::poll_size() const {
   return slots() * 4 + 16;
 }
 
-// The same for the steps of one type that is at its max: they wait in memory for its slots
-// alone, so enough to refill those a few times.
-std::size_t Scheduler::type_cap(const AgentType& type) const {
-  return std::min(poll_size(), static_cast<std::size_t>(std::max(type.max, 0)) * 4 + 16);
+// How many steps of a type with a max may wait in memory: as many as its free slots (dispatch
+// starts them) plus enough to refill its slots a few times, as poll_size() does for all slots.
+// No bound of its own for a type without a max.
+std::optional<std::size_t> Scheduler::type_cap(const AgentType& type) const {
+  if (type.max < 0) return std::nullopt;
+  auto max = static_cast<std::size_t>(type.max);
+  auto running = static_cast<std::size_t>(running_of(type.name));
+  return std::min(poll_size(), max * 4 + 16) + (running < max ? max - running : 0);
 }
 
-bool Scheduler::at_max(const AgentType& type) const {
-  return type.max >= 0 && running_of(type.name) >= type.max;
-}
-
-// Types at their max with type_cap() of their steps waiting in memory already: the poll leaves
-// their steps in the queue, so that it reaches the steps behind them that could start now.
+// Types with type_cap() of their steps waiting in memory already: the poll leaves their steps
+// in the queue, so that it reaches the steps behind them that could start now.
 std::vector<std::string> Scheduler::full_types() const {
   std::map<std::string, std::size_t> waiting;
   for (const auto& [pk, job] : jobs_)
     if (job->waiting()) ++waiting[job->row.type];
   std::vector<std::string> full;
-  for (const auto& [name, n] : waiting)
-    if (const AgentType* t = config_->agent(name); t && at_max(*t) && n >= type_cap(*t))
-      full.push_back(name);
+  for (const auto& [name, n] : waiting) {
+    const AgentType* t = config_->agent(name);
+    if (auto cap = t ? type_cap(*t) : std::nullopt; cap && n >= *cap) full.push_back(name);
+  }
   return full;
 }
 
@@ -172,7 +173,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
     // steps. The rows come in that order, so the first that does not rank ends the reading and
     // the rest stay in the queue (more_ready_): a new step of a higher priority still ranks.
     // With a free slot, rows are read on to find a step that can take it; those of a type
-    // at its max are taken only up to type_cap() waiting (the next poll leaves that type out:
+    // with a max are taken only up to type_cap() waiting (the next poll leaves that type out:
     // full_types()). A step pinned to a host that is down is still taken each time.
     bool bounded = !room_anywhere();
     std::vector<std::pair<int, long long>> waiting;  // (priority, jq_pk)
@@ -182,12 +183,12 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       if (bounded) waiting.emplace_back(job->row.priority, pk);
       ++waiting_of[job->row.type];
     }
-    std::map<std::string, std::optional<std::size_t>> cap_of;  // a type at its max: its cap
+    std::map<std::string, std::optional<std::size_t>> cap_of;  // type_cap(), once per type
     auto cap = [&](const std::string& type) -> const std::optional<std::size_t>& {
       auto it = cap_of.find(type);
       if (it != cap_of.end()) return it->second;
       const AgentType* t = config_->agent(type);
-      return cap_of[type] = t && at_max(*t) ? std::optional(type_cap(*t)) : std::nullopt;
+      return cap_of[type] = t ? type_cap(*t) : std::nullopt;
     };
     std::size_t taken = 0;
     for (int i = 0; i < r.rows(); ++i) {

@@ -12,6 +12,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -118,8 +119,7 @@ class Scheduler final : public AgentListener {
   std::size_t waiting_in_memory() const;
   std::size_t slots() const;
   std::size_t poll_size() const;
-  std::size_t type_cap(const AgentType& type) const;
-  bool at_max(const AgentType& type) const;
+  std::optional<std::size_t> type_cap(const AgentType& type) const;
   std::vector<std::string> full_types() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).

@@ -201,9 +201,10 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
 }
 
 // A type at its max (here 1) with a deep queue while other slots are free: its steps are read
-// into memory up to 4 * 1 + 16 = 20 waiting, and the polls after that leave the type out, so a
-// step of another type queued behind all of them is still found and runs at once. The type's
-// steps then run one at a time, in order, each read from the queue once.
+// into memory up to 4 * 1 + 16 = 20 waiting (one more while its slot is free, between two of
+// its steps), and the polls after that leave the type out, so a step of another type queued
+// behind all of them is still found and runs at once. The type's steps then run one at a time,
+// in order, each read from the queue once.
 TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   TempDir dir;
   std::string record = dir.path() + "/record";
@@ -221,6 +222,7 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
       std::stoll(h.db().query("SELECT queue_step(queue_job('quick'), 'quick', 'quick')"));
   ASSERT_TRUE(h.wait_ended(quick, 30s)) << h.log();
   EXPECT_EQ(h.endtext(quick), "Completed");
+  // One running (or a 21st waiting), 20 waiting, and the quick step until it is let go.
   EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u) << joined(h.control("status"));
   ASSERT_TRUE(eventually(
       [&] {
