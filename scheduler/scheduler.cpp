@@ -123,13 +123,21 @@ void Scheduler::poll_now() {
     request_poll();
   });
   std::size_t limit = poll_size();
-  std::vector<std::string> left_out = full_types();
-  db_.query(sql::kReadySteps, {pks_in_memory(), std::to_string(limit), text_array(left_out)},
-            [this, limit, some_left_out = !left_out.empty()](const QueryResult& r) {
-              more_ready_ =
-                  r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
-              on_ready_steps(r);
-            });
+  std::vector<FullType> full = full_types();
+  std::vector<std::string> types;
+  std::string priorities = "{", pks = "{";
+  for (const auto& f : full) {
+    types.push_back(f.type);
+    priorities += (priorities.size() > 1 ? "," : "") + std::to_string(f.priority);
+    pks += (pks.size() > 1 ? "," : "") + str(f.jq_pk);
+  }
+  db_.query(
+      sql::kReadySteps,
+      {pks_in_memory(), std::to_string(limit), text_array(types), priorities + "}", pks + "}"},
+      [this, limit, some_left_out = !full.empty()](const QueryResult& r) {
+        more_ready_ = r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
+        on_ready_steps(r);
+      });
 }
 
 // How many ready steps a poll asks for, and how many may wait in memory while every slot is
@@ -148,16 +156,24 @@ std::optional<std::size_t> Scheduler::type_cap(const AgentType& type) const {
   return std::min(poll_size(), max * 4 + 16) + (running < max ? max - running : 0);
 }
 
-// Types with type_cap() of their steps waiting in memory already: the poll leaves their steps
-// in the queue, so that it reaches the steps behind them that could start now.
-std::vector<std::string> Scheduler::full_types() const {
-  std::map<std::string, std::size_t> waiting;
+// Types with type_cap() of their steps waiting in memory already, each with the last of the
+// first type_cap() of them by priority, then age: the poll leaves out their steps that rank
+// after it, so that it reaches the steps behind them that could start now, and still brings
+// one that ranks before it.
+std::vector<Scheduler::FullType> Scheduler::full_types() const {
+  std::map<std::string, std::vector<std::pair<int, long long>>> waiting;  // (priority, jq_pk)
   for (const auto& [pk, job] : jobs_)
-    if (job->waiting()) ++waiting[job->row.type];
-  std::vector<std::string> full;
-  for (const auto& [name, n] : waiting) {
+    if (job->waiting()) waiting[job->row.type].emplace_back(job->row.priority, pk);
+  std::vector<FullType> full;
+  for (auto& [name, steps] : waiting) {
     const AgentType* t = config_->agent(name);
-    if (auto cap = t ? type_cap(*t) : std::nullopt; cap && n >= *cap) full.push_back(name);
+    auto cap = t ? type_cap(*t) : std::nullopt;
+    if (!cap || *cap == 0 || steps.size() < *cap) continue;
+    auto last = steps.begin() + static_cast<std::ptrdiff_t>(*cap - 1);
+    std::nth_element(steps.begin(), last, steps.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    full.push_back({name, last->first, last->second});
   }
   return full;
 }
@@ -173,15 +189,22 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
     // steps. The rows come in that order, so the first that does not rank ends the reading and
     // the rest stay in the queue (more_ready_): a new step of a higher priority still ranks.
     // With a free slot, rows are read on to find a step that can take it; those of a type
-    // with a max are taken only up to type_cap() waiting (the next poll leaves that type out:
-    // full_types()). A step pinned to a host that is down is still taken each time.
+    // with a max are taken only while they rank among the first type_cap() waiting steps of
+    // their type (the next poll leaves the rest out: full_types()). A step pinned to a host
+    // that is down is still taken each time.
     bool bounded = !room_anywhere();
-    std::vector<std::pair<int, long long>> waiting;  // (priority, jq_pk)
-    std::map<std::string, std::size_t> waiting_of;   // per type
+    using Rank = std::pair<int, long long>;  // (priority, jq_pk)
+    auto ahead_of = [](const std::vector<Rank>& steps, const Rank& row) {
+      return static_cast<std::size_t>(std::count_if(steps.begin(), steps.end(), [&](const Rank& w) {
+        return w.first > row.first || (w.first == row.first && w.second < row.second);
+      }));
+    };
+    std::vector<Rank> waiting;
+    std::map<std::string, std::vector<Rank>> waiting_of;  // per type
     for (const auto& [pk, job] : jobs_) {
       if (!job->waiting()) continue;
       if (bounded) waiting.emplace_back(job->row.priority, pk);
-      ++waiting_of[job->row.type];
+      waiting_of[job->row.type].emplace_back(job->row.priority, pk);
     }
     std::map<std::string, std::optional<std::size_t>> cap_of;  // type_cap(), once per type
     auto cap = [&](const std::string& type) -> const std::optional<std::size_t>& {
@@ -197,21 +220,18 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       if (jobs_.count(row.jq_pk)) continue;
       row.priority = static_cast<int>(r.get_long(i, 9));
       row.type = r.get(i, 2);
+      Rank rank{row.priority, row.jq_pk};
       if (const auto& most = cap(row.type)) {
-        if (waiting_of[row.type] >= *most) {
+        auto& same = waiting_of[row.type];
+        if (ahead_of(same, rank) >= *most) {
           more_ready_ = true;
           continue;
         }
-        ++waiting_of[row.type];
+        same.push_back(rank);
       }
-      if (bounded) {
-        auto ahead = std::count_if(waiting.begin(), waiting.end(), [&](const auto& w) {
-          return w.first > row.priority || (w.first == row.priority && w.second < row.jq_pk);
-        });
-        if (taken + static_cast<std::size_t>(ahead) >= poll_size()) {
-          more_ready_ = true;
-          break;
-        }
+      if (bounded && taken + ahead_of(waiting, rank) >= poll_size()) {
+        more_ready_ = true;
+        break;
       }
       ++taken;
       row.job_pk = r.get_long(i, 1);

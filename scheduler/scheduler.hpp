@@ -120,7 +120,12 @@ class Scheduler final : public AgentListener {
   std::size_t slots() const;
   std::size_t poll_size() const;
   std::optional<std::size_t> type_cap(const AgentType& type) const;
-  std::vector<std::string> full_types() const;
+  struct FullType {
+    std::string type;
+    int priority;
+    long long jq_pk;
+  };
+  std::vector<FullType> full_types() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);

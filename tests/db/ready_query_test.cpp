@@ -25,8 +25,8 @@ std::string slurp(const std::string& path) {
 
 // The ready query prepared as `ready`, then `then` in the same session.
 std::vector<std::string> with_ready(const test::TempDatabase& db, const std::string& then) {
-  return db.rows(std::string("PREPARE ready(int[], int, text[]) AS ") + sched::sql::kReadySteps +
-                 ";" + then);
+  return db.rows(std::string("PREPARE ready(int[], int, text[], int[], int[]) AS ") +
+                 sched::sql::kReadySteps + ";" + then);
 }
 
 TEST(ReadyQuery, StepsCarryTheirJobsPriority) {
@@ -71,33 +71,34 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
   jobline::schema::install(db.conninfo());
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + high), "5");
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + low), "0");
-  auto ready = with_ready(db, "EXECUTE ready('{}', 10, '{}')");
+  auto ready = with_ready(db, "EXECUTE ready('{}', 10, '{}', '{}', '{}')");
   ASSERT_EQ(ready.size(), 2u);
   EXPECT_EQ(ready[0].substr(0, ready[0].find('|')), high);
   EXPECT_EQ(ready[1].substr(0, ready[1].find('|')), low);
 }
 
-// $3: the types the scheduler leaves out (at their max, enough of their steps in memory). The
-// steps behind theirs come back, in order; a name is matched whole, quotes and all.
-TEST(ReadyQuery, TypesLeftOutAreSkippedAndTheStepsBehindThemReturned) {
+// $3, $4, $5: a type with as many steps in memory as it may have, and the priority and jq_pk of
+// the last of them. Its steps that rank after that one are left out, one that ranks before it
+// still comes, and the steps behind come back in order; a name is matched whole.
+TEST(ReadyQuery, StepsRankingAfterAFullTypesLastAreLeftOut) {
   test::TempDatabase db;
   jobline::schema::install(db.conninfo());
   db.query("SELECT count(queue_step(queue_job('a' || g), 'a', 'x')) FROM generate_series(1, 5) g");
   std::string b1 = db.query("SELECT queue_step(queue_job('b1'), 'b', 'x')");
   std::string q = db.query("SELECT queue_step(queue_job('q'), 'we\"ird\\', 'x')");
   std::string b2 = db.query("SELECT queue_step(queue_job('b2'), 'b', 'x')");
-  auto pks = [](std::vector<std::string> rows) {
+  std::string high = db.query("SELECT queue_step(queue_job('h', NULL, 5), 'a', 'x')");
+  auto ready = [&](const std::string& args) {
+    auto rows = with_ready(db, "EXECUTE ready('{}', " + args + ")");
     for (auto& row : rows) row = row.substr(0, row.find('|'));
     return rows;
   };
-  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 3, '{}')")),
-            (std::vector<std::string>{"1", "2", "3"}));
-  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 3, '{a}')")),
-            (std::vector<std::string>{b1, q, b2}));
-  EXPECT_EQ(pks(with_ready(db, R"(EXECUTE ready('{}', 3, '{a,"we\"ird\\"}'))")),
-            (std::vector<std::string>{b1, b2}));
-  EXPECT_EQ(pks(with_ready(db, "EXECUTE ready('{}', 9, '{a,b,we}')")),
-            (std::vector<std::string>{q}));
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ready("3, '{}', '{}', '{}'"), (V{high, "1", "2"}));
+  // Type a full, its last step in memory the one of jq_pk 2 at priority 0: 3, 4 and 5 stay out.
+  EXPECT_EQ(ready("9, '{a}', '{0}', '{2}'"), (V{high, "1", "2", b1, q, b2}));
+  EXPECT_EQ(ready(R"(9, '{a,"we\"ird\\"}', '{0,0}', '{0,0}')"), (V{high, b1, b2}));
+  EXPECT_EQ(ready("9, '{we}', '{0}', '{0}'"), (V{high, "1", "2", "3", "4", "5", b1, q, b2}));
 }
 
 TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
@@ -114,7 +115,7 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   db.query("INSERT INTO jobdepends VALUES (1, 2)");
   db.query("ANALYZE");
   const std::string held = "'{3, 4, 5}'";  // already in the scheduler's memory
-  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48, '{}')");
+  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}')");
   auto want = db.rows(
       "SELECT jq.jq_pk FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk "
       "WHERE jq_starttime IS NULL AND jq_endtime IS NULL "
@@ -126,10 +127,10 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   // Its plan: the partial index in order, no sort of the queue. Prepared statements switch to
   // a generic plan after five runs; both are checked.
   std::string runs;
-  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48, '{}');";
+  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}');";
   for (const std::string& before : {std::string(), runs}) {
-    auto plan =
-        with_ready(db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48, '{}')");
+    auto plan = with_ready(
+        db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48, '{}', '{}', '{}')");
     std::string text;
     for (const auto& line : plan) text += line + "\n";
     EXPECT_NE(text.find("Index Scan using jobqueue_ready_idx"), std::string::npos) << text;

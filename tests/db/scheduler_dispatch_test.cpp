@@ -202,47 +202,52 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
 
 // A type at its max (here 1) with a deep queue while other slots are free: its steps are read
 // into memory up to 4 * 1 + 16 = 20 waiting (one more while its slot is free, between two of
-// its steps), and the polls after that leave the type out, so a step of another type queued
-// behind all of them is still found and runs at once. The type's steps then run one at a time,
-// in order, each read from the queue once.
+// its steps), and the polls after that leave out the rest of its backlog, so a step of another
+// type queued behind all of them is still found and runs at once. A step of the type with a
+// higher priority still gets in and runs next. Then the type's steps run one at a time, in
+// order, each read from the queue once.
 TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   TempDir dir;
   std::string record = dir.path() + "/record";
   auto s = fast_settings();
   s.heartbeat_timeout = 60;
   s.hosts[0].max = 4;
-  s.agents = {fake_agent("one", "--ok --work-ms=300 --record=" + record, 1),
+  s.agents = {fake_agent("one", "--ok --work-ms=600 --record=" + record, 1),
               fake_agent("quick", "--ok --record=" + record)};
   SchedulerHarness h(s);
   h.start();
   long long a = h.queue("one", "a");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
-  queue_deep(h, "one", "o", 6);
+  queue_deep(h, "one", "o", 3);
+  // a and 20 of the 30 in memory: the type is full.
+  ASSERT_TRUE(eventually([&] { return steps_in_memory(h) >= 21; }, 30s)) << h.log();
+  h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), 'one', 'urgent')");
   long long quick =
       std::stoll(h.db().query("SELECT queue_step(queue_job('quick'), 'quick', 'quick')"));
   ASSERT_TRUE(h.wait_ended(quick, 30s)) << h.log();
   EXPECT_EQ(h.endtext(quick), "Completed");
-  // One running (or a 21st waiting), 20 waiting, and the quick step until it is let go.
-  EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u) << joined(h.control("status"));
+  // One running (or a 21st waiting), 20 waiting, the urgent one, and the quick step until it is
+  // let go.
+  EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u + 1u) << joined(h.control("status"));
   ASSERT_TRUE(eventually(
       [&] {
-        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") == "62";
+        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") == "33";
       },
       90s))
       << h.log();
   std::vector<std::string> ones;
   for (const auto& r : records(record))
     if (r.line != "quick") ones.push_back(r.line);
-  ASSERT_EQ(ones.size(), 61u);
-  EXPECT_EQ(ones.front(), "a");
-  for (int i = 0; i < 60; ++i)
-    EXPECT_EQ(ones[static_cast<std::size_t>(i) + 1], "o" + std::to_string(i));
+  ASSERT_EQ(ones.size(), 32u);
+  EXPECT_EQ(ones[0], "a");
+  EXPECT_EQ(ones[1], "urgent");
+  for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(ones[i + 2], "o" + std::to_string(i));
   auto log = h.log();
   std::size_t taken = 0;
   for (auto at = log.find("] taken from the queue"); at != std::string::npos;
        at = log.find("] taken from the queue", at + 1))
     ++taken;
-  EXPECT_EQ(taken, 62u);
+  EXPECT_EQ(taken, 33u);
 }
 
 // Samples `load` until every step ended; returns the highest `running:` seen on `host`.
