@@ -41,10 +41,14 @@ std::string quoted(std::string_view value) {
 
 }  // namespace
 
-void append_array_element(std::string& literal, std::string_view value) {
+void append_array_element(std::string& literal, std::optional<std::string_view> value) {
   if (literal.size() > 1) literal += ',';
+  if (!value) {
+    literal += "NULL";
+    return;
+  }
   literal += '"';
-  for (char c : value) {
+  for (char c : *value) {
     if (c == '"' || c == '\\') literal += '\\';
     literal += c;
   }

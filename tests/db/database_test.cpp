@@ -125,16 +125,18 @@ TEST(Database, ArrayElementsArriveAsTheyWent) {
                                         "line\nbreak", "ü"};
   std::string literal = "{";
   for (const auto& v : values) agent::append_array_element(literal, v);
+  agent::append_array_element(literal, std::nullopt);
   literal += "}";
   auto r = db.exec(
       "SELECT v, v IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) "
       "ORDER BY i",
       {literal});
-  ASSERT_EQ(r.rows(), static_cast<int>(values.size()));
-  for (int i = 0; i < r.rows(); ++i) {
-    EXPECT_EQ(r.get(i, 0), values[static_cast<std::size_t>(i)]);
-    EXPECT_EQ(r.get(i, 1), "f");
+  ASSERT_EQ(r.rows(), static_cast<int>(values.size()) + 1);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(r.get(static_cast<int>(i), 0), values[i]);
+    EXPECT_EQ(r.get(static_cast<int>(i), 1), "f");
   }
+  EXPECT_EQ(r.get(r.rows() - 1, 1), "t");  // std::nullopt: SQL NULL, not the text "NULL"
   EXPECT_EQ(db.exec("SELECT cardinality($1::text[])", {"{}"}).get(0, 0), "0");
 }
 

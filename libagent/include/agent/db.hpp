@@ -30,8 +30,8 @@ std::string parse_db_conf(std::string_view text, std::string_view origin = "Db.c
 
 // Appends `value` as one element to a PostgreSQL array literal being built ("{" ... then "}"),
 // for a parameter such as `unnest($1::text[])`: double-quoted, `"` and `\` escaped, after a
-// comma unless it is the first, so that any text goes through as it is.
-void append_array_element(std::string& literal, std::string_view value);
+// comma unless it is the first, so that any text goes through as it is; no value is SQL NULL.
+void append_array_element(std::string& literal, std::optional<std::string_view> value);
 
 // One statement's result: rows × cols of text values (SQL NULL is distinct from "").
 class Result {
