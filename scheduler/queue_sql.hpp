@@ -13,12 +13,12 @@ inline constexpr const char* kChannel = "jobline_jobqueue";
 inline constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(7428190235)";
 
 // Ready steps: not started, not ended, not paused, every prerequisite ended without failure;
-// by priority then age. $1: jq_pks already in memory; $2: how many; $3, $4, $5: types with
-// as many steps waiting in memory as they may have, each with the priority and jq_pk of the
-// last of those (their steps that rank after it are left out; one that ranks before still
-// comes). jq_priority is the job's priority (migration 9), so jobqueue_ready_idx yields this
-// order and the query reads about $2 entries of it, not every queued step (plus the steps left
-// out that rank before them).
+// by priority then age. $1: jq_pks already in memory; $2: how many; $3-$6: groups (a type and a
+// jq_host, NULL for none) with as many steps waiting in memory as they may have, each with the
+// priority and jq_pk of the last of those (the group's steps that rank after it are left out;
+// one that ranks before still comes). jq_priority is the job's priority (migration 9), so
+// jobqueue_ready_idx yields this order and the query reads about $2 entries of it, not every
+// queued step (plus the steps left out that rank before them).
 inline constexpr const char* kReadySteps = R"(
 SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_host,
        jq.jq_cmd_args, coalesce(j.job_user_fk, 0), coalesce(j.job_group_fk, 0), j.job_priority
@@ -26,8 +26,10 @@ SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_h
  WHERE jq.jq_starttime IS NULL AND jq.jq_endtime IS NULL
    AND jq.jq_endtext IS DISTINCT FROM 'Paused'
    AND NOT (jq.jq_pk = ANY($1::int[]))
-   AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::int[], $5::int[]) f(type, priority, pk)
-                    WHERE f.type = jq.jq_type AND (jq.jq_priority, -jq.jq_pk) < (f.priority, -f.pk))
+   AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[], $5::int[], $6::int[])
+                                   f(type, host, priority, pk)
+                    WHERE f.type = jq.jq_type AND f.host IS NOT DISTINCT FROM jq.jq_host
+                      AND (jq.jq_priority, -jq.jq_pk) < (f.priority, -f.pk))
    AND NOT EXISTS (SELECT 1 FROM jobdepends d JOIN jobqueue p ON p.jq_pk = d.jdep_jq_depends_fk
                     WHERE d.jdep_jq_fk = jq.jq_pk
                       AND (p.jq_endtime IS NULL OR (p.jq_end_bits & 2) <> 0))

@@ -382,9 +382,10 @@ void Scheduler::forget_job(long long jq_pk) {
   // happened already). While more steps wait in memory than there are slots, the poll that
   // tops them up is put off a little (kTopUp) so that a burst of short steps reads the queue a
   // few times a second, not once per step; below that, at once.
-  // Every slot busy and poll_size() steps waiting: a poll could take nothing.
+  // poll_size() steps waiting and none ranking after them could start: a poll could take
+  // nothing.
   std::size_t waiting = waiting_in_memory();
-  if (more_ready_ && (waiting < poll_size() || room_anywhere())) {
+  if (more_ready_ && (waiting < poll_size() || room_beyond_rank())) {
     if (waiting < slots())
       request_poll();
     else if (!top_up_.active())

@@ -119,13 +119,16 @@ class Scheduler final : public AgentListener {
   std::size_t waiting_in_memory() const;
   std::size_t slots() const;
   std::size_t poll_size() const;
-  std::optional<std::size_t> type_cap(const AgentType& type) const;
-  struct FullType {
-    std::string type;
+  bool room_beyond_rank() const;
+  // The steps of one type with one jq_host (or none): where they may run is the same.
+  using Group = std::pair<std::string, std::optional<std::string>>;
+  std::size_t group_cap(const AgentType& type, const std::optional<std::string>& host) const;
+  struct FullGroup {
+    Group group;
     int priority;
     long long jq_pk;
   };
-  std::vector<FullType> full_types() const;
+  std::vector<FullGroup> full_groups() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);

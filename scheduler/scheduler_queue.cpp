@@ -1,5 +1,5 @@
 // The Scheduler's reading of the job queue (SPEC §4): the ready-step poll and how many steps it
-// keeps waiting in memory, overall and per type. The dispatcher that starts them is in
+// keeps waiting in memory, overall and per type and host. The dispatcher that starts them is in
 // scheduler.cpp.
 #include <algorithm>
 #include <optional>
@@ -9,14 +9,6 @@
 #include "scheduler.hpp"
 
 namespace sched {
-
-namespace {
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (const auto& item : items) agent::append_array_element(out, item);
-  return out + "}";
-}
-}  // namespace
 
 std::string Scheduler::pks_in_memory() const {
   std::string out = "{";
@@ -45,21 +37,22 @@ void Scheduler::poll_now() {
     request_poll();
   });
   std::size_t limit = poll_size();
-  std::vector<FullType> full = full_types();
-  std::vector<std::string> types;
-  std::string priorities = "{", pks = "{";
+  std::vector<FullGroup> full = full_groups();
+  std::string types = "{", hosts = "{", priorities = "{", pks = "{";
   for (const auto& f : full) {
-    types.push_back(f.type);
+    agent::append_array_element(types, f.group.first);
+    agent::append_array_element(hosts, f.group.second);
     priorities += (priorities.size() > 1 ? "," : "") + std::to_string(f.priority);
     pks += (pks.size() > 1 ? "," : "") + std::to_string(f.jq_pk);
   }
-  db_.query(
-      sql::kReadySteps,
-      {pks_in_memory(), std::to_string(limit), text_array(types), priorities + "}", pks + "}"},
-      [this, limit, some_left_out = !full.empty()](const QueryResult& r) {
-        more_ready_ = r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
-        on_ready_steps(r);
-      });
+  db_.query(sql::kReadySteps,
+            {pks_in_memory(), std::to_string(limit), types + "}", hosts + "}", priorities + "}",
+             pks + "}"},
+            [this, limit, some_left_out = !full.empty()](const QueryResult& r) {
+              more_ready_ =
+                  r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
+              on_ready_steps(r);
+            });
 }
 
 // How many ready steps a poll asks for, and how many may wait in memory while every slot is
@@ -68,34 +61,61 @@ std::size_t Scheduler::poll_size() const {
   return slots() * 4 + 16;
 }
 
-// How many steps of a type with a max may wait in memory: as many as its free slots (dispatch
-// starts them) plus enough to refill its slots a few times, as poll_size() does for all slots.
-// No bound of its own for a type without a max.
-std::optional<std::size_t> Scheduler::type_cap(const AgentType& type) const {
-  if (type.max < 0) return std::nullopt;
-  auto max = static_cast<std::size_t>(type.max);
-  auto running = static_cast<std::size_t>(running_of(type.name));
-  return std::min(poll_size(), max * 4 + 16) + (running < max ? max - running : 0);
+// Whether a step that ranks, by priority then age, after the first poll_size() waiting ones
+// could start now: some host has room and no EXCLUSIVE step holds the queue (while one runs
+// nothing else starts; while one waits, nothing that ranks after it).
+bool Scheduler::room_beyond_rank() const {
+  if (!room_anywhere()) return false;
+  const auto& types = config_->agents;
+  if (std::none_of(types.begin(), types.end(),
+                   [](const auto& t) { return t.second.has(kExclusive); }))
+    return true;
+  return std::none_of(jobs_.begin(), jobs_.end(), [this](const auto& j) {
+    const AgentType* t = config_->agent(j.second->row.type);
+    return t && t->has(kExclusive) && j.second->active() && !j.second->ending;
+  });
 }
 
-// Types with type_cap() of their steps waiting in memory already, each with the last of the
-// first type_cap() of them by priority, then age: the poll leaves out their steps that rank
-// after it, so that it reaches the steps behind them that could start now, and still brings
-// one that ranks before it.
-std::vector<Scheduler::FullType> Scheduler::full_types() const {
-  std::map<std::string, std::vector<std::pair<int, long long>>> waiting;  // (priority, jq_pk)
+// How many steps of one group (a type and a jq_host, or none) may wait in memory: as many as
+// the group has free slots (dispatch starts them) plus enough to refill its slots a few times,
+// as poll_size() does for all slots. Its slots: those of the hosts its steps may run on (the
+// jq_host; else every host, only local ones for a LOCAL type), at most the type's max.
+std::size_t Scheduler::group_cap(const AgentType& type,
+                                 const std::optional<std::string>& host) const {
+  std::size_t slots = 0, free = 0;
+  for (const auto& h : config_->hosts) {
+    if ((type.has(kLocal) && !h.local()) || (host && h.name != *host)) continue;
+    int max = std::max(h.max, 0);
+    slots += static_cast<std::size_t>(max);
+    free += static_cast<std::size_t>(std::max(max - running_on(h.name), 0));
+  }
+  if (type.max >= 0) {
+    slots = std::min(slots, static_cast<std::size_t>(type.max));
+    free = std::min(free, static_cast<std::size_t>(std::max(type.max - running_of(type.name), 0)));
+  }
+  return std::min(poll_size(), slots * 4 + 16) + free;
+}
+
+// Groups with group_cap() of their steps waiting in memory already, each with the last of the
+// first group_cap() of them by priority, then age: the poll leaves out the group's steps that
+// rank after it, so that it reaches the steps behind them that could start now, and still
+// brings one that ranks before it. None while no step beyond the first poll_size() could start
+// (on_ready_steps then takes none that ranks after them, and the query stops at its LIMIT).
+std::vector<Scheduler::FullGroup> Scheduler::full_groups() const {
+  if (!room_beyond_rank()) return {};
+  std::map<Group, std::vector<std::pair<int, long long>>> waiting;  // (priority, jq_pk)
   for (const auto& [pk, job] : jobs_)
-    if (job->waiting()) waiting[job->row.type].emplace_back(job->row.priority, pk);
-  std::vector<FullType> full;
-  for (auto& [name, steps] : waiting) {
-    const AgentType* t = config_->agent(name);
-    auto cap = t ? type_cap(*t) : std::nullopt;
-    if (!cap || *cap == 0 || steps.size() < *cap) continue;
-    auto last = steps.begin() + static_cast<std::ptrdiff_t>(*cap - 1);
+    if (job->waiting()) waiting[{job->row.type, job->row.host}].emplace_back(job->row.priority, pk);
+  std::vector<FullGroup> full;
+  for (auto& [group, steps] : waiting) {
+    const AgentType* t = config_->agent(group.first);
+    std::size_t cap = t ? group_cap(*t, group.second) : 0;
+    if (cap == 0 || steps.size() < cap) continue;
+    auto last = steps.begin() + static_cast<std::ptrdiff_t>(cap - 1);
     std::nth_element(steps.begin(), last, steps.end(), [](const auto& a, const auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     });
-    full.push_back({name, last->first, last->second});
+    full.push_back({group, last->first, last->second});
   }
   return full;
 }
@@ -105,16 +125,17 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
   if (!r.ok()) {
     log::error("cannot read the job queue: {}", r.error());
   } else if (!closing_) {
-    // While every slot is busy nothing starts before a step ends, so the steps waiting in
-    // memory are bounded (a queue of 100,000 is read a poll at a time, not held): a row is
-    // taken only while it ranks, by priority then age, among the first poll_size() waiting
-    // steps. The rows come in that order, so the first that does not rank ends the reading and
-    // the rest stay in the queue (more_ready_): a new step of a higher priority still ranks.
-    // With a free slot, rows are read on to find a step that can take it; those of a type
-    // with a max are taken only while they rank among the first type_cap() waiting steps of
-    // their type (the next poll leaves the rest out: full_types()). A step pinned to a host
-    // that is down is still taken each time.
-    bool bounded = !room_anywhere();
+    // While no step beyond the first poll_size() waiting ones could start (every slot busy, or
+    // an EXCLUSIVE step holds the queue), the steps waiting in memory are bounded (a queue of
+    // 100,000 is read a poll at a time, not held): a row is taken only while it ranks, by
+    // priority then age, among the first poll_size() waiting steps. The rows come in that
+    // order, so the first that does not rank ends the reading and the rest stay in the queue
+    // (more_ready_): a new step of a higher priority still ranks. Otherwise rows are read on to
+    // find a step that can take a free slot; each is taken only while it ranks among the first
+    // group_cap() waiting steps of its group, its type and jq_host (the next poll leaves the
+    // rest of a full group out: full_groups()), so that steps that cannot start (a type at its
+    // max, a host that is down or full) are not read in without end.
+    bool bounded = !room_beyond_rank();
     using Rank = std::pair<int, long long>;  // (priority, jq_pk)
     auto ahead_of = [](const std::vector<Rank>& steps, const Rank& row) {
       return static_cast<std::size_t>(std::count_if(steps.begin(), steps.end(), [&](const Rank& w) {
@@ -122,18 +143,18 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       }));
     };
     std::vector<Rank> waiting;
-    std::map<std::string, std::vector<Rank>> waiting_of;  // per type
+    std::map<Group, std::vector<Rank>> waiting_of;
     for (const auto& [pk, job] : jobs_) {
       if (!job->waiting()) continue;
       if (bounded) waiting.emplace_back(job->row.priority, pk);
-      waiting_of[job->row.type].emplace_back(job->row.priority, pk);
+      waiting_of[{job->row.type, job->row.host}].emplace_back(job->row.priority, pk);
     }
-    std::map<std::string, std::optional<std::size_t>> cap_of;  // type_cap(), once per type
-    auto cap = [&](const std::string& type) -> const std::optional<std::size_t>& {
-      auto it = cap_of.find(type);
+    std::map<Group, std::optional<std::size_t>> cap_of;  // group_cap(), once per group
+    auto cap = [&](const Group& group) -> const std::optional<std::size_t>& {
+      auto it = cap_of.find(group);
       if (it != cap_of.end()) return it->second;
-      const AgentType* t = config_->agent(type);
-      return cap_of[type] = t ? type_cap(*t) : std::nullopt;
+      const AgentType* t = config_->agent(group.first);
+      return cap_of[group] = t ? std::optional(group_cap(*t, group.second)) : std::nullopt;
     };
     std::size_t taken = 0;
     for (int i = 0; i < r.rows(); ++i) {
@@ -142,9 +163,15 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       if (jobs_.count(row.jq_pk)) continue;
       row.priority = static_cast<int>(r.get_long(i, 9));
       row.type = r.get(i, 2);
+      auto opt = [&](int c) -> std::optional<std::string> {
+        if (r.is_null(i, c)) return std::nullopt;
+        return r.get(i, c);
+      };
+      row.host = opt(5);
       Rank rank{row.priority, row.jq_pk};
-      if (const auto& most = cap(row.type)) {
-        auto& same = waiting_of[row.type];
+      Group group{row.type, row.host};
+      if (const auto& most = cap(group)) {  // (an unknown type fails at once: no cap)
+        auto& same = waiting_of[group];
         if (ahead_of(same, rank) >= *most) {
           more_ready_ = true;
           continue;
@@ -157,13 +184,8 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       }
       ++taken;
       row.job_pk = r.get_long(i, 1);
-      auto opt = [&](int c) -> std::optional<std::string> {
-        if (r.is_null(i, c)) return std::nullopt;
-        return r.get(i, c);
-      };
       row.args = opt(3);
       row.runonpfile = opt(4);
-      row.host = opt(5);
       row.cmd_args = opt(6);
       row.user = r.get_long(i, 7);
       row.group = r.get_long(i, 8);

@@ -25,7 +25,7 @@ std::string slurp(const std::string& path) {
 
 // The ready query prepared as `ready`, then `then` in the same session.
 std::vector<std::string> with_ready(const test::TempDatabase& db, const std::string& then) {
-  return db.rows(std::string("PREPARE ready(int[], int, text[], int[], int[]) AS ") +
+  return db.rows(std::string("PREPARE ready(int[], int, text[], text[], int[], int[]) AS ") +
                  sched::sql::kReadySteps + ";" + then);
 }
 
@@ -71,7 +71,7 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
   jobline::schema::install(db.conninfo());
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + high), "5");
   EXPECT_EQ(db.query("SELECT jq_priority FROM jobqueue WHERE jq_pk = " + low), "0");
-  auto ready = with_ready(db, "EXECUTE ready('{}', 10, '{}', '{}', '{}')");
+  auto ready = with_ready(db, "EXECUTE ready('{}', 10, '{}', '{}', '{}', '{}')");
   ASSERT_EQ(ready.size(), 2u);
   EXPECT_EQ(ready[0].substr(0, ready[0].find('|')), high);
   EXPECT_EQ(ready[1].substr(0, ready[1].find('|')), low);
@@ -80,7 +80,7 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
 // $3, $4, $5: a type with as many steps in memory as it may have, and the priority and jq_pk of
 // the last of them. Its steps that rank after that one are left out, one that ranks before it
 // still comes, and the steps behind come back in order; a name is matched whole.
-TEST(ReadyQuery, StepsRankingAfterAFullTypesLastAreLeftOut) {
+TEST(ReadyQuery, StepsRankingAfterAFullGroupsLastAreLeftOut) {
   test::TempDatabase db;
   jobline::schema::install(db.conninfo());
   db.query("SELECT count(queue_step(queue_job('a' || g), 'a', 'x')) FROM generate_series(1, 5) g");
@@ -88,17 +88,30 @@ TEST(ReadyQuery, StepsRankingAfterAFullTypesLastAreLeftOut) {
   std::string q = db.query("SELECT queue_step(queue_job('q'), 'we\"ird\\', 'x')");
   std::string b2 = db.query("SELECT queue_step(queue_job('b2'), 'b', 'x')");
   std::string high = db.query("SELECT queue_step(queue_job('h', NULL, 5), 'a', 'x')");
+  // Two steps of type a pinned to host far, one to host near.
+  std::string far1 = db.query("SELECT queue_step(queue_job('f1'), 'a', 'x', '{}', NULL, 'far')");
+  std::string far2 = db.query("SELECT queue_step(queue_job('f2'), 'a', 'x', '{}', NULL, 'far')");
+  std::string near = db.query("SELECT queue_step(queue_job('n'), 'a', 'x', '{}', NULL, 'near')");
   auto ready = [&](const std::string& args) {
     auto rows = with_ready(db, "EXECUTE ready('{}', " + args + ")");
     for (auto& row : rows) row = row.substr(0, row.find('|'));
     return rows;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(ready("3, '{}', '{}', '{}'"), (V{high, "1", "2"}));
-  // Type a full, its last step in memory the one of jq_pk 2 at priority 0: 3, 4 and 5 stay out.
-  EXPECT_EQ(ready("9, '{a}', '{0}', '{2}'"), (V{high, "1", "2", b1, q, b2}));
-  EXPECT_EQ(ready(R"(9, '{a,"we\"ird\\"}', '{0,0}', '{0,0}')"), (V{high, b1, b2}));
-  EXPECT_EQ(ready("9, '{we}', '{0}', '{0}'"), (V{high, "1", "2", "3", "4", "5", b1, q, b2}));
+  EXPECT_EQ(ready("3, '{}', '{}', '{}', '{}'"), (V{high, "1", "2"}));
+  // Type a on no host full, its last step in memory the one of jq_pk 2 at priority 0: 3, 4 and
+  // 5 stay out; a's steps pinned to a host are another group.
+  EXPECT_EQ(ready("20, '{a}', '{NULL}', '{0}', '{2}'"),
+            (V{high, "1", "2", b1, q, b2, far1, far2, near}));
+  EXPECT_EQ(ready(R"(20, '{a,"we\"ird\\"}', '{NULL,NULL}', '{0,0}', '{0,0}')"),
+            (V{high, b1, b2, far1, far2, near}));
+  EXPECT_EQ(ready("20, '{we}', '{NULL}', '{0}', '{0}'"),
+            (V{high, "1", "2", "3", "4", "5", b1, q, b2, far1, far2, near}));
+  // Type a on host far full after its first step: the second stays out, nothing else does.
+  EXPECT_EQ(ready("20, '{a}', '{far}', '{0}', '{" + far1 + "}'"),
+            (V{high, "1", "2", "3", "4", "5", b1, q, b2, far1, near}));
+  // Both groups of a full at once: only what ranks before their last steps comes.
+  EXPECT_EQ(ready("20, '{a,a}', '{NULL,far}', '{0,0}', '{1,0}'"), (V{high, "1", b1, q, b2, near}));
 }
 
 TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
@@ -115,7 +128,7 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   db.query("INSERT INTO jobdepends VALUES (1, 2)");
   db.query("ANALYZE");
   const std::string held = "'{3, 4, 5}'";  // already in the scheduler's memory
-  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}')");
+  auto got = with_ready(db, "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}', '{}')");
   auto want = db.rows(
       "SELECT jq.jq_pk FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk "
       "WHERE jq_starttime IS NULL AND jq_endtime IS NULL "
@@ -127,10 +140,10 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   // Its plan: the partial index in order, no sort of the queue. Prepared statements switch to
   // a generic plan after five runs; both are checked.
   std::string runs;
-  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}');";
+  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48, '{}', '{}', '{}', '{}');";
   for (const std::string& before : {std::string(), runs}) {
     auto plan = with_ready(
-        db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48, '{}', '{}', '{}')");
+        db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48, '{}', '{}', '{}', '{}')");
     std::string text;
     for (const auto& line : plan) text += line + "\n";
     EXPECT_NE(text.find("Index Scan using jobqueue_ready_idx"), std::string::npos) << text;

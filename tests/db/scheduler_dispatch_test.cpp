@@ -148,14 +148,55 @@ std::size_t steps_in_memory(SchedulerHarness& h) {
 }
 
 // Queues 10 * `transactions` steps of `type` (args <prefix>0, <prefix>1, ...), 10 per
-// transaction: as many commits, and a NOTIFY per step.
+// transaction: as many commits, and a NOTIFY per step. With a `host`, pinned to it (jq_host).
 void queue_deep(SchedulerHarness& h, const std::string& type, const std::string& prefix,
-                int transactions) {
+                int transactions, const std::string& host = "") {
+  std::string jq_host = host.empty() ? "NULL" : "'" + host + "'";
   for (int t = 0; t < transactions; ++t)
-    h.db().query(
-        fmt::format("SELECT count(queue_step(queue_job('deep'), '{}', '{}' || g)) "
-                    "FROM generate_series({}, {}) g",
-                    type, prefix, t * 10, t * 10 + 9));
+    h.db().query(fmt::format(
+        "SELECT count(queue_step(queue_job('deep'), '{}', '{}' || g, '{{}}', NULL, {})) "
+        "FROM generate_series({}, {}) g",
+        type, prefix, jq_host, t * 10, t * 10 + 9));
+}
+
+// Waits until `n` steps have completed.
+bool wait_completed(SchedulerHarness& h, int n, std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") ==
+               std::to_string(n);
+      },
+      timeout);
+}
+
+// How many times the scheduler's log says it took a step from the queue.
+std::size_t steps_taken(SchedulerHarness& h) {
+  auto log = h.log();
+  std::size_t taken = 0;
+  for (auto at = log.find("] taken from the queue"); at != std::string::npos;
+       at = log.find("] taken from the queue", at + 1))
+    ++taken;
+  return taken;
+}
+
+// The settings of the tests with deep queues: agents that hang for the test's length are not
+// taken for dead.
+SchedulerSettings deep_settings(std::vector<HostConf> hosts, std::vector<AgentConf> agents) {
+  auto s = fast_settings();
+  s.heartbeat_timeout = 60;
+  s.hosts = std::move(hosts);
+  s.agents = std::move(agents);
+  return s;
+}
+
+// Queues a step of type quick at priority 9 (args "urgent") and waits until the scheduler has
+// taken it: its NOTIFY came after those of every step queued before, so by then they have all
+// been handled. Its jq_pk, or 0 when it was not taken within 30 s.
+long long queue_urgent(SchedulerHarness& h) {
+  long long urgent = std::stoll(
+      h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), 'quick', 'urgent')"));
+  bool taken = eventually([&] { return contains(h.log(), "JOB[" + pk(urgent) + "] taken"); }, 30s);
+  return taken ? urgent : 0;
 }
 
 // A deep queue is not read into memory while every slot is busy: with host max 2 a poll asks
@@ -164,11 +205,9 @@ void queue_deep(SchedulerHarness& h, const std::string& type, const std::string&
 TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
   TempDir dir;
   std::string record = dir.path() + "/record";
-  auto s = fast_settings();
-  s.heartbeat_timeout = 60;
-  s.hosts[0].max = 2;
-  s.agents = {fake_agent("hold", "--hang"), fake_agent("quick", "--ok --record=" + record)};
-  SchedulerHarness h(s);
+  SchedulerHarness h(deep_settings(
+      {HostConf{"localhost", "localhost", "", 2}},
+      {fake_agent("hold", "--hang"), fake_agent("quick", "--ok --record=" + record)}));
   h.start();
   long long a = h.queue("hold", "a"), b = h.queue("hold", "b");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
@@ -176,25 +215,15 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
   // 300 steps in 30 transactions: 30 commits, 300 NOTIFYs, as many polls as the scheduler
   // makes of them.
   queue_deep(h, "quick", "q", 30);
-  long long urgent =
-      std::stoll(h.db().query("SELECT queue_step(queue_job('urgent', NULL, 9), "
-                              "'quick', 'urgent')"));
-  // Its NOTIFY came after all the others: once it is in memory, they have all been handled.
-  ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(urgent) + "] taken"); }, 30s))
-      << h.log();
+  long long urgent = queue_urgent(h);
+  ASSERT_NE(urgent, 0) << h.log();
   EXPECT_LE(steps_in_memory(h), 2u + 24u + 1u) << joined(h.control("status"));
   // One slot is freed: the urgent step takes it before any of the 300 (that one is recorded
   // first); then the other.
   h.control("kill " + pk(a) + " \"done\"");
   ASSERT_TRUE(h.wait_ended(urgent, 30s)) << h.log();
   h.control("kill " + pk(b) + " \"done\"");
-  ASSERT_TRUE(eventually(
-      [&] {
-        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") ==
-               "301";
-      },
-      120s))
-      << h.log();
+  ASSERT_TRUE(wait_completed(h, 301, 120s)) << h.log();
   auto done = records(record);
   ASSERT_EQ(done.size(), 301u);
   EXPECT_EQ(done.front().line, "urgent");
@@ -209,12 +238,9 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
 TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   TempDir dir;
   std::string record = dir.path() + "/record";
-  auto s = fast_settings();
-  s.heartbeat_timeout = 60;
-  s.hosts[0].max = 4;
-  s.agents = {fake_agent("one", "--ok --work-ms=600 --record=" + record, 1),
-              fake_agent("quick", "--ok --record=" + record)};
-  SchedulerHarness h(s);
+  SchedulerHarness h(deep_settings({HostConf{"localhost", "localhost", "", 4}},
+                                   {fake_agent("one", "--ok --work-ms=600 --record=" + record, 1),
+                                    fake_agent("quick", "--ok --record=" + record)}));
   h.start();
   long long a = h.queue("one", "a");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
@@ -229,12 +255,7 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   // One running (or a 21st waiting), 20 waiting, the urgent one, and the quick step until it is
   // let go.
   EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u + 1u) << joined(h.control("status"));
-  ASSERT_TRUE(eventually(
-      [&] {
-        return h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'") == "33";
-      },
-      90s))
-      << h.log();
+  ASSERT_TRUE(wait_completed(h, 33, 90s)) << h.log();
   std::vector<std::string> ones;
   for (const auto& r : records(record))
     if (r.line != "quick") ones.push_back(r.line);
@@ -242,12 +263,68 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   EXPECT_EQ(ones[0], "a");
   EXPECT_EQ(ones[1], "urgent");
   for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(ones[i + 2], "o" + std::to_string(i));
-  auto log = h.log();
-  std::size_t taken = 0;
-  for (auto at = log.find("] taken from the queue"); at != std::string::npos;
-       at = log.find("] taken from the queue", at + 1))
-    ++taken;
-  EXPECT_EQ(taken, 33u);
+  EXPECT_EQ(steps_taken(h), 33u);
+}
+
+// Steps pinned to a host that is full (here far, max 1, held by a step) while another host has
+// free slots: their group (type quick, jq_host far) keeps 4 * 1 + 16 = 20 waiting in memory,
+// and the polls after that leave out the rest, so a step of the same type on no host is still
+// found and runs at once. Then the pinned ones run on far, in order, each read once.
+TEST(SchedulerDispatch, StepsPinnedToAFullHostAreBoundedWhileOtherHostsAreFree) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  SchedulerHarness h(deep_settings(
+      {HostConf{"localhost", "localhost", "", 2}, HostConf{"far", "localhost", "", 1}},
+      {fake_agent("hold", "--hang"), fake_agent("quick", "--ok --record=" + record)}));
+  h.start();
+  SchedulerHarness::Step hold{"hold", "h"};
+  hold.host = "far";
+  long long held = h.queue(hold);
+  ASSERT_TRUE(h.wait_started(held, 30s)) << h.log();
+  queue_deep(h, "quick", "f", 3, "far");
+  ASSERT_TRUE(eventually([&] { return steps_in_memory(h) >= 21; }, 30s)) << h.log();
+  long long free = h.queue("quick", "free");
+  ASSERT_TRUE(h.wait_ended(free, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(free), "Completed");
+  // The step on far, 20 waiting for it, and the free step until it is let go.
+  EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u) << joined(h.control("status"));
+  h.control("kill " + pk(held) + " \"done\"");
+  ASSERT_TRUE(wait_completed(h, 31, 90s)) << h.log();
+  auto done = records(record);
+  ASSERT_EQ(done.size(), 31u);
+  EXPECT_EQ(done[0].line, "free");
+  for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(done[i + 1].line, "f" + std::to_string(i));
+  EXPECT_EQ(steps_taken(h), 32u);
+}
+
+// While an EXCLUSIVE step runs nothing else starts, though slots are free: the steps queued
+// meanwhile wait in memory up to 2 * 4 + 16 = 24, as if every slot were busy, however many
+// NOTIFYs come; a step of a higher priority still gets in, and starts first after it.
+TEST(SchedulerDispatch, StepsWaitingBehindARunningExclusiveStepAreBounded) {
+  TempDir dir;
+  std::string record = dir.path() + "/record";
+  SchedulerHarness h(deep_settings({HostConf{"localhost", "localhost", "", 2}},
+                                   {fake_agent("excl", "--hang", -1, "EXCLUSIVE"),
+                                    fake_agent("quick", "--ok --record=" + record)}));
+  h.start();
+  long long e = h.queue("excl", "e");
+  ASSERT_TRUE(h.wait_started(e, 30s)) << h.log();
+  queue_deep(h, "quick", "q", 6);
+  long long urgent = queue_urgent(h);
+  ASSERT_NE(urgent, 0) << h.log();
+  EXPECT_LE(steps_in_memory(h), 1u + 24u + 1u) << joined(h.control("status"));
+  EXPECT_EQ(h.column(urgent, "jq_starttime"), "");
+  h.control("kill " + pk(e) + " \"done\"");
+  ASSERT_TRUE(wait_completed(h, 61, 90s)) << h.log();
+  auto done = records(record);
+  ASSERT_EQ(done.size(), 61u);
+  // The agents in the order they were started (either of the two started at once when the
+  // exclusive step ended may record first).
+  auto started = numbers(h.log(), R"(JOB\[(\d+)\]\.[^ ]*: started)");
+  ASSERT_EQ(started.size(), 62u) << h.log();
+  EXPECT_EQ(started[0], e);
+  EXPECT_EQ(started[1], urgent) << h.log();
+  EXPECT_EQ(steps_taken(h), 62u);
 }
 
 // Samples `load` until every step ended; returns the highest `running:` seen on `host`.
