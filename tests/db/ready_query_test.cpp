@@ -77,9 +77,10 @@ TEST(ReadyQuery, UpgradeFromVersion8GivesQueuedStepsTheirPriority) {
   EXPECT_EQ(ready[1].substr(0, ready[1].find('|')), low);
 }
 
-// $3, $4, $5: a type with as many steps in memory as it may have, and the priority and jq_pk of
-// the last of them. Its steps that rank after that one are left out, one that ranks before it
-// still comes, and the steps behind come back in order; a name is matched whole.
+// $3-$6: a group (a type and a jq_host, NULL for none) with as many steps in memory as it may
+// have, and the priority and jq_pk of the last of them. Its steps that rank after that one are
+// left out, one that ranks before it still comes, and the steps behind (of other groups) come
+// back in order; a name is matched whole.
 TEST(ReadyQuery, StepsRankingAfterAFullGroupsLastAreLeftOut) {
   test::TempDatabase db;
   jobline::schema::install(db.conninfo());
