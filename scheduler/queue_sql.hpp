@@ -12,29 +12,73 @@ inline constexpr const char* kChannel = "jobline_jobqueue";
 // connection (a false answer then means another scheduler took the database meanwhile).
 inline constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(7428190235)";
 
-// Ready steps: not started, not ended, not paused, every prerequisite ended without failure;
-// by priority then age. $1: jq_pks already in memory; $2: how many; $3-$6: groups (a type and a
-// jq_host, NULL for none) with as many steps waiting in memory as they may have, each with the
-// priority and jq_pk of the last of those (the group's steps that rank after it are left out;
-// one that ranks before still comes). jq_priority is the job's priority (migration 9), so
-// jobqueue_ready_idx yields this order and the query reads about $2 entries of it, not every
-// queued step (plus the steps left out that rank before them).
+// A step not started that may be taken now, in either ready-step statement (`q`: its alias):
+// not paused, not among $1 (the jq_pks already in memory), every prerequisite ended without
+// failure. (Pasted into both as SQL text: as a function its EXISTS could not be inlined, and
+// calling it for each row read cost ~0.4 ms a poll.)
+#define JOBLINE_TAKEABLE(q)                              \
+  q ".jq_endtext IS DISTINCT FROM 'Paused'"              \
+    " AND NOT (" q                                       \
+    ".jq_pk = ANY($1::int[]))"                           \
+    " AND NOT EXISTS (SELECT 1 FROM jobdepends d"        \
+    " JOIN jobqueue p ON p.jq_pk = d.jdep_jq_depends_fk" \
+    " WHERE d.jdep_jq_fk = " q                           \
+    ".jq_pk"                                             \
+    " AND (p.jq_endtime IS NULL OR (p.jq_end_bits & 2) <> 0))"
+
+// Ready steps: not started, not ended, takeable; by priority then age. $1: jq_pks already in
+// memory; $2: how many. jq_priority is the job's priority (migration 9), so jobqueue_ready_idx
+// yields this order and the query reads about $2 entries of it, not every queued step.
 inline constexpr const char* kReadySteps = R"(
 SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_host,
        jq.jq_cmd_args, coalesce(j.job_user_fk, 0), coalesce(j.job_group_fk, 0), j.job_priority
   FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk
  WHERE jq.jq_starttime IS NULL AND jq.jq_endtime IS NULL
-   AND jq.jq_endtext IS DISTINCT FROM 'Paused'
-   AND NOT (jq.jq_pk = ANY($1::int[]))
-   AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[], $5::int[], $6::int[])
-                                   f(type, host, priority, pk)
-                    WHERE f.type = jq.jq_type AND f.host IS NOT DISTINCT FROM jq.jq_host
-                      AND (jq.jq_priority, -jq.jq_pk) < (f.priority, -f.pk))
-   AND NOT EXISTS (SELECT 1 FROM jobdepends d JOIN jobqueue p ON p.jq_pk = d.jdep_jq_depends_fk
-                    WHERE d.jdep_jq_fk = jq.jq_pk
-                      AND (p.jq_endtime IS NULL OR (p.jq_end_bits & 2) <> 0))
+   AND )" JOBLINE_TAKEABLE("jq") R"(
  ORDER BY jq.jq_priority DESC, jq.jq_pk
  LIMIT $2)";
+
+// The same rows, in the same order, but at most so many of some groups (a type and a jq_host,
+// NULL for none): $3-$5 are those groups and how many more steps each may take (the scheduler's
+// memory holds as many as the group may have, or nearly). The groups of the queue are found by
+// skipping through jobqueue_group_ready_idx (`groups`), and each is read in order from that
+// index only that far ($2 for the others): a group's backlog is never read through (migration
+// 10), and the steps behind it are still reached. "Not started, not ended" is written as that
+// index's predicate, coalesce(jq_starttime, jq_endtime) IS NULL, which does not imply
+// jobqueue_ready_idx's: so the planner cannot take that one (and sort) instead, as it did
+// before the table's statistics counted a freshly queued backlog (reading all of it).
+inline constexpr const char* kReadyStepsByGroup = R"(
+WITH RECURSIVE groups AS (
+  (SELECT jq_type AS type, jq_host IS NULL AS no_host, coalesce(jq_host, '') AS host
+     FROM jobqueue WHERE coalesce(jq_starttime, jq_endtime) IS NULL
+    ORDER BY 1, 2, 3 LIMIT 1)
+  UNION ALL
+  SELECT n.* FROM groups g CROSS JOIN LATERAL (
+    SELECT jq_type, jq_host IS NULL, coalesce(jq_host, '') FROM jobqueue
+     WHERE coalesce(jq_starttime, jq_endtime) IS NULL
+       AND (jq_type, jq_host IS NULL, coalesce(jq_host, '')) > (g.type, g.no_host, g.host)
+     ORDER BY 1, 2, 3 LIMIT 1) n
+), limits AS (
+  SELECT g.*, coalesce(f.most, $2) AS most
+    FROM groups g LEFT JOIN unnest($3::text[], $4::text[], $5::int[]) f(type, host, most)
+      ON f.type = g.type
+     AND f.host IS NOT DISTINCT FROM CASE WHEN g.no_host THEN NULL ELSE g.host END
+)
+SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_host,
+       jq.jq_cmd_args, coalesce(j.job_user_fk, 0), coalesce(j.job_group_fk, 0), j.job_priority
+  FROM limits l CROSS JOIN LATERAL (
+    SELECT q.jq_pk, -q.jq_priority::bigint AS rank FROM jobqueue q
+     WHERE coalesce(q.jq_starttime, q.jq_endtime) IS NULL
+       AND q.jq_type = l.type AND (q.jq_host IS NULL) = l.no_host
+       AND coalesce(q.jq_host, '') = l.host
+       AND )" JOBLINE_TAKEABLE("q") R"(
+     ORDER BY -q.jq_priority::bigint, q.jq_pk
+     LIMIT l.most) s
+  JOIN jobqueue jq ON jq.jq_pk = s.jq_pk JOIN job j ON j.job_pk = jq.jq_job_fk
+ ORDER BY s.rank, s.jq_pk
+ LIMIT $2)";
+
+#undef JOBLINE_TAKEABLE
 
 // Whether a step has ended, and its end text. $1 jq_pk.
 inline constexpr const char* kStepEnd =

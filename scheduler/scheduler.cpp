@@ -49,8 +49,8 @@ Scheduler::~Scheduler() {
 void Scheduler::start() {
   db_.listen(sql::kChannel, [this](const std::string& payload) { on_notify(payload); });
   // What every step runs: parsed and planned once per connection, not once a step.
-  for (const char* sql :
-       {sql::kReadySteps, sql::kStartStep, sql::kItems, sql::kCompleteStep, sql::kFailStep})
+  for (const char* sql : {sql::kReadySteps, sql::kReadyStepsByGroup, sql::kStartStep, sql::kItems,
+                          sql::kCompleteStep, sql::kFailStep})
     db_.prepare(sql);
   request_poll();
 }

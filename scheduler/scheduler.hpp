@@ -101,7 +101,7 @@ class Scheduler final : public AgentListener {
   void poll_now();
   void on_notify(const std::string& payload);
   void check_ended_outside(long long jq_pk);
-  void on_ready_steps(const QueryResult& result);
+  void on_ready_steps(const QueryResult& result, bool by_group);
   void request_dispatch();
   void dispatch();
   bool dispatch_job(Job& job, bool& stop);
@@ -123,12 +123,7 @@ class Scheduler final : public AgentListener {
   // The steps of one type with one jq_host (or none): where they may run is the same.
   using Group = std::pair<std::string, std::optional<std::string>>;
   std::size_t group_cap(const AgentType& type, const std::optional<std::string>& host) const;
-  struct FullGroup {
-    Group group;
-    int priority;
-    long long jq_pk;
-  };
-  std::vector<FullGroup> full_groups() const;
+  std::map<Group, std::size_t> group_rooms() const;
   void settle(long long jq_pk);
   // SQL-fed steps, DB: and JQ_SUBS (scheduler_feed.cpp).
   std::unique_ptr<DataSource> make_source(const StepRow& row);

@@ -37,21 +37,22 @@ void Scheduler::poll_now() {
     request_poll();
   });
   std::size_t limit = poll_size();
-  std::vector<FullGroup> full = full_groups();
-  std::string types = "{", hosts = "{", priorities = "{", pks = "{";
-  for (const auto& f : full) {
-    agent::append_array_element(types, f.group.first);
-    agent::append_array_element(hosts, f.group.second);
-    priorities += (priorities.size() > 1 ? "," : "") + std::to_string(f.priority);
-    pks += (pks.size() > 1 ? "," : "") + std::to_string(f.jq_pk);
+  std::map<Group, std::size_t> rooms = group_rooms();
+  Params params{pks_in_memory(), std::to_string(limit)};
+  if (!rooms.empty()) {  // read group by group, each only as far as it has room
+    std::string types = "{", hosts = "{", most = "{";
+    for (const auto& [group, room] : rooms) {
+      agent::append_array_element(types, group.first);
+      agent::append_array_element(hosts, group.second);
+      most += (most.size() > 1 ? "," : "") + std::to_string(room);
+    }
+    for (auto* array : {&types, &hosts, &most}) params.push_back(*array + "}");
   }
-  db_.query(sql::kReadySteps,
-            {pks_in_memory(), std::to_string(limit), types + "}", hosts + "}", priorities + "}",
-             pks + "}"},
-            [this, limit, some_left_out = !full.empty()](const QueryResult& r) {
-              more_ready_ =
-                  r.ok() && (some_left_out || static_cast<std::size_t>(r.rows()) >= limit);
-              on_ready_steps(r);
+  bool by_group = !rooms.empty();
+  db_.query(by_group ? sql::kReadyStepsByGroup : sql::kReadySteps, std::move(params),
+            [this, limit, by_group](const QueryResult& r) {
+              more_ready_ = r.ok() && (by_group || static_cast<std::size_t>(r.rows()) >= limit);
+              on_ready_steps(r, by_group);
             });
 }
 
@@ -96,31 +97,29 @@ std::size_t Scheduler::group_cap(const AgentType& type,
   return std::min(poll_size(), slots * 4 + 16) + free;
 }
 
-// Groups with group_cap() of their steps waiting in memory already, each with the last of the
-// first group_cap() of them by priority, then age: the poll leaves out the group's steps that
-// rank after it, so that it reaches the steps behind them that could start now, and still
-// brings one that ranks before it. None while no step beyond the first poll_size() could start
-// (on_ready_steps then takes none that ranks after them, and the query stops at its LIMIT).
-std::vector<Scheduler::FullGroup> Scheduler::full_groups() const {
-  if (!room_beyond_rank()) return {};
-  std::map<Group, std::vector<std::pair<int, long long>>> waiting;  // (priority, jq_pk)
+// How many more steps each group with steps waiting in memory may take: group_cap() less those
+// waiting, at least one (a step that ranks before them still comes and runs next). A poll passes
+// these to kReadyStepsByGroup, which reads each group of the queue only that far, so that the
+// steps behind a group that cannot start more (a type at its max, a host that is full or down)
+// are reached without reading through its backlog. None while no step beyond the first
+// poll_size() could start (on_ready_steps then takes none that ranks after them, and the plain
+// query stops at its LIMIT), and none while no step waits in memory (the plain query's rows
+// then show which groups have more than they may take: on_ready_steps polls again).
+std::map<Scheduler::Group, std::size_t> Scheduler::group_rooms() const {
+  std::map<Group, std::size_t> rooms;
+  if (!room_beyond_rank()) return rooms;
+  std::map<Group, std::size_t> waiting;
   for (const auto& [pk, job] : jobs_)
-    if (job->waiting()) waiting[{job->row.type, job->row.host}].emplace_back(job->row.priority, pk);
-  std::vector<FullGroup> full;
-  for (auto& [group, steps] : waiting) {
+    if (job->waiting()) ++waiting[{job->row.type, job->row.host}];
+  for (const auto& [group, count] : waiting) {
     const AgentType* t = config_->agent(group.first);
     std::size_t cap = t ? group_cap(*t, group.second) : 0;
-    if (cap == 0 || steps.size() < cap) continue;
-    auto last = steps.begin() + static_cast<std::ptrdiff_t>(cap - 1);
-    std::nth_element(steps.begin(), last, steps.end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    full.push_back({group, last->first, last->second});
+    rooms[group] = std::max<std::size_t>(cap > count ? cap - count : 0, 1);
   }
-  return full;
+  return rooms;
 }
 
-void Scheduler::on_ready_steps(const QueryResult& r) {
+void Scheduler::on_ready_steps(const QueryResult& r, bool by_group) {
   poll_running_ = false;
   if (!r.ok()) {
     log::error("cannot read the job queue: {}", r.error());
@@ -132,9 +131,11 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
     // order, so the first that does not rank ends the reading and the rest stay in the queue
     // (more_ready_): a new step of a higher priority still ranks. Otherwise rows are read on to
     // find a step that can take a free slot; each is taken only while it ranks among the first
-    // group_cap() waiting steps of its group, its type and jq_host (the next poll leaves the
-    // rest of a full group out: full_groups()), so that steps that cannot start (a type at its
-    // max, a host that is down or full) are not read in without end.
+    // group_cap() waiting steps of its group, its type and jq_host, so that steps that cannot
+    // start (a type at its max, a host that is down or full) are not read in without end. The
+    // polls after that read each group only as far as it has room (group_rooms()), so that the
+    // steps behind such a group are reached; when the plain query met one (its LIMIT may have
+    // been filled by that group alone), that poll follows at once.
     bool bounded = !room_beyond_rank();
     using Rank = std::pair<int, long long>;  // (priority, jq_pk)
     auto ahead_of = [](const std::vector<Rank>& steps, const Rank& row) {
@@ -157,6 +158,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       return cap_of[group] = t ? std::optional(group_cap(*t, group.second)) : std::nullopt;
     };
     std::size_t taken = 0;
+    bool group_full = false;
     for (int i = 0; i < r.rows(); ++i) {
       StepRow row;
       row.jq_pk = r.get_long(i, 0);
@@ -174,6 +176,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
         auto& same = waiting_of[group];
         if (ahead_of(same, rank) >= *most) {
           more_ready_ = true;
+          group_full = true;
           continue;
         }
         same.push_back(rank);
@@ -197,6 +200,7 @@ void Scheduler::on_ready_steps(const QueryResult& r) {
       jobs_.emplace(pk,
                     std::make_unique<Job>(std::move(row), std::move(source), std::move(step_log)));
     }
+    if (group_full && !by_group && !bounded) poll_again_ = true;
   }
   if (poll_again_) request_poll();
   request_dispatch();

@@ -231,7 +231,7 @@ TEST(SchedulerDispatch, StepsWaitingInMemoryAreBoundedWhileEverySlotIsBusy) {
 
 // A type at its max (here 1) with a deep queue while other slots are free: its steps are read
 // into memory up to 4 * 1 + 16 = 20 waiting (one more while its slot is free, between two of
-// its steps), and the polls after that leave out the rest of its backlog, so a step of another
+// its steps), and the polls after that read it only as far as it has room, so a step of another
 // type queued behind all of them is still found and runs at once. A step of the type with a
 // higher priority still gets in and runs next. Then the type's steps run one at a time, in
 // order, each read from the queue once.
@@ -266,10 +266,34 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   EXPECT_EQ(steps_taken(h), 33u);
 }
 
+// A type at its max (here 1) draining a deep queue while other slots are free: steps of another
+// type queued meanwhile, one at a time, each run at once. Between two of the type's steps it has
+// one step fewer waiting in memory than it may have; a poll then read the queue in its one order
+// and found only the type's steps within its LIMIT, so the other step stayed queued until the
+// fallback poll (an hour here) or until the type's backlog ran short. Every poll while a slot is
+// free now reads each group only as far as it has room.
+TEST(SchedulerDispatch, StepsQueuedWhileATypeAtItsMaxDrainsRunAtOnce) {
+  auto s = deep_settings({HostConf{"localhost", "localhost", "", 4}},
+                         {fake_agent("one", "--ok --work-ms=150", 1), fake_agent("quick", "--ok")});
+  s.poll_interval = 3600;
+  SchedulerHarness h(s);
+  h.start();
+  queue_deep(h, "one", "o", 40);  // 400 steps: a minute at 150 ms each
+  ASSERT_TRUE(eventually([&] { return steps_in_memory(h) >= 21; }, 30s)) << h.log();
+  for (int i = 0; i < 10; ++i) {
+    long long quick = h.queue("quick", "q" + std::to_string(i));
+    ASSERT_TRUE(h.wait_ended(quick, 20s)) << "quick step " << i << " (" << pk(quick) << ")\n"
+                                          << h.log();
+    EXPECT_EQ(h.endtext(quick), "Completed");
+  }
+  // The type's steps in memory stay bounded: one running, 20 waiting, one more between two.
+  EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u) << joined(h.control("status"));
+}
+
 // Steps pinned to a host that is full (here far, max 1, held by a step) while another host has
 // free slots: their group (type quick, jq_host far) keeps 4 * 1 + 16 = 20 waiting in memory,
-// and the polls after that leave out the rest, so a step of the same type on no host is still
-// found and runs at once. Then the pinned ones run on far, in order, each read once.
+// and the polls after that read it only as far as it has room, so a step of the same type on no
+// host is still found and runs at once. Then the pinned ones run on far, in order, each read once.
 TEST(SchedulerDispatch, StepsPinnedToAFullHostAreBoundedWhileOtherHostsAreFree) {
   TempDir dir;
   std::string record = dir.path() + "/record";
