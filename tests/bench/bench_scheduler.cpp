@@ -200,17 +200,8 @@ void throughput(int steps, int width) {
   h.start();
   if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
-  // The scheduler's own database connections (its backends' CPU, from /proc: the cluster is
-  // on this machine), not the benchmark's.
-  auto backends = h.db().rows(fmt::format(
-      "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
-      h.db().name()));
-  auto pg_cpu = [&] {
-    double sum = 0;
-    for (const auto& b : backends) sum += bench::cpu_seconds(std::stoi(b));
-    return sum;
-  };
-  double pg0 = pg_cpu();
+  bench::BackendsCpu pg_cpu(h);
+  double pg0 = pg_cpu.seconds();
   double cpu0 = bench::cpu_seconds(h.process()->pid());
   h.db().query(fmt::format(
       "SELECT count(queue_step(queue_job('bench'), 'ok', 'x' || g)) FROM generate_series(1, {}) g",
@@ -234,7 +225,7 @@ void throughput(int steps, int width) {
                              "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   double rate = steps / secs;
   double cpu = bench::cpu_seconds(h.process()->pid()) - cpu0;
-  double pg = pg_cpu() - pg0;
+  double pg = pg_cpu.seconds() - pg0;
   h.stop();
   double bare = spawn_rate({fake, "--ok", "--scheduler_start"}, steps, width);
   double exchange = protocol_rate({fake, "--ok", "--scheduler_start"}, steps, width);

@@ -1,7 +1,8 @@
-// What the benchmarks share besides their RESULT lines: a process's CPU, harnesses kept to the
-// end, and waiting for a step to end without disturbing what is measured (SchedulerHarness::
-// wait_ended polls every 10 ms with a new connection each time, which on a 2-core machine takes
-// CPU from the scheduler and PostgreSQL during a long step; benchmarks poll every 250 ms).
+// What the benchmarks share besides their RESULT lines: the CPU of a process and of the
+// scheduler's database connections, harnesses kept to the end, and waiting for a step to end
+// without disturbing what is measured (SchedulerHarness::wait_ended polls every 10 ms with a new
+// connection each time, which on a 2-core machine takes CPU from the scheduler and PostgreSQL
+// during a long step; benchmarks poll every 250 ms).
 #pragma once
 
 #include <unistd.h>
@@ -32,6 +33,23 @@ inline double cpu_seconds(pid_t pid) {
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
+
+// The CPU seconds so far of the scheduler's own database connections (its backends, read from
+// /proc: the cluster is on this machine), not the benchmark's: those open when it is made.
+class BackendsCpu {
+ public:
+  explicit BackendsCpu(test::SchedulerHarness& h)
+      : pids_(h.db().rows("SELECT pid FROM pg_stat_activity WHERE datname = '" + h.db().name() +
+                          "' AND pid <> pg_backend_pid()")) {}
+  double seconds() const {
+    double sum = 0;
+    for (const auto& pid : pids_) sum += cpu_seconds(std::stoi(pid));
+    return sum;
+  }
+
+ private:
+  std::vector<std::string> pids_;
+};
 
 // A harness that lives until the benchmark exits, and with it its directories (each step's log
 // file). Removing thousands of files between cases would be measured in the next case: ext4

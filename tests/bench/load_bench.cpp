@@ -8,9 +8,13 @@
 //   500    one SQL-fed step of 500 x 40 rows fed to 500 agents at once (fake_agent --ok
 //          --work-ms=100, agent max 500): peak RSS, CPU per item, and, once all 500 run, the
 //          INSERT -> first OK latency of a new plain step of stamp_agent (median of 10),
-//          against the same agent spawned by hand right after each (bench_spawn.hpp).
-// Usage: load_bench [steps (100000)] [agents (500)] [drained (all steps)]. Needs JOBLINE_BUILD_DIR,
-// JOBLINE_SOURCE_DIR, JOBLINE_TEST_STATE and the pg fixture up (docs/testing.md).
+//          against the same agent spawned by hand right after each (bench_spawn.hpp);
+//   left out  N one-line steps of a type at max 1 queued at host max 8: the INSERT -> first OK
+//          of a new step of another type while they drain (median of S), against the same
+//          before they were queued: the poll must not read through their backlog.
+// Usage: load_bench [steps N (100000)] [agents (500)] [drained (all steps)] [samples S (20)];
+// 0 agents, drained or S leaves that part out. Needs JOBLINE_BUILD_DIR, JOBLINE_SOURCE_DIR,
+// JOBLINE_TEST_STATE and the pg fixture up (docs/testing.md).
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +112,73 @@ void drain(long steps, long drained) {
   h.stop(SIGQUIT);  // the steps not drained stay queued
 }
 
+// INSERT -> first OK of a new step of stamp_agent (type `stamp`, writing into `dir`), from the
+// database's clock at the INSERT to the agent's own at its OK.
+double first_ok_ms(test::SchedulerHarness& h, const std::string& dir) {
+  auto row = h.db().rows(
+      "SELECT queue_step(queue_job('bench'), 'stamp', 'x'), "
+      "(extract(epoch FROM clock_timestamp()) * 1e9)::bigint");
+  auto bar = row.at(0).find('|');
+  std::string file = dir + "/" + row[0].substr(0, bar);
+  if (!test::eventually([&] { return std::filesystem::exists(file); }, 60s))
+    throw std::runtime_error("the stamp step never said OK");
+  long long ok = 0;
+  std::ifstream(file) >> ok;
+  return static_cast<double>(ok - std::stoll(row[0].substr(bar + 1))) / 1e6;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? NAN : v[v.size() / 2];
+}
+
+// A type at max 1 with `queued` steps (one-line, fake_agent --ok) draining at host max 8: the
+// other 7 slots stay free, so the poll that a new step's NOTIFY starts must reach past the
+// type's backlog without reading through it (kReadyStepsByGroup). The first OK of a new step of
+// another type then (median of `samples`), against the same before anything was queued.
+void left_out(long queued, int samples) {
+  std::string stamp = test::build_dir() + "/tests/bench/stamp_agent";
+  test::TempDir dir;
+  test::SchedulerSettings s;
+  s.heartbeat_timeout = 600;
+  s.hosts[0].max = 8;
+  s.agents = {test::fake_agent("one", "--ok", 1),
+              test::AgentConf{"stamp", stamp + " " + dir.path(), -1, "", false, ""}};
+  test::SchedulerHarness& h = bench::kept_harness(s);
+  h.start();
+  started(h);
+  std::vector<double> idle, behind;
+  for (int i = 0; i < samples; ++i) idle.push_back(first_ok_ms(h, dir.path()));
+  fmt::print("(e) {} one-line steps of a type at max 1 queued ...\n", queued);
+  std::string first = h.db().query(fmt::format(
+      "SELECT min(queue_step(queue_job('bench'), 'one', 'x' || g)) FROM generate_series(1, {}) g",
+      queued));
+  long long warm = std::stoll(first) + std::min(queued, 31L) - 1;  // (the drain is under way)
+  if (!test::eventually([&] { return !h.column(warm, "jq_endtime").empty(); }, 120s))
+    throw std::runtime_error("the steps of the type at max 1 do not run");
+  pid_t pid = h.process()->pid();
+  bench::BackendsCpu pg(h);
+  double cpu0 = bench::cpu_seconds(pid), pg0 = pg.seconds();
+  auto t0 = Clock::now();
+  for (int i = 0; i < samples; ++i) behind.push_back(first_ok_ms(h, dir.path()));
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = bench::cpu_seconds(pid) - cpu0, pgcpu = pg.seconds() - pg0;
+  std::string ended = h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL");
+  h.stop(SIGQUIT);  // the steps not drained stay queued
+  double with = median_of(behind), without = median_of(idle);
+  fmt::print(
+      "    first OK of a new step: median {:.2f} ms of {} with the type's steps queued ({:.1f} s: "
+      "CPU of the scheduler {:.0f} %, of its database connections {:.0f} %; {} steps ended), "
+      "{:.2f} ms before\n",
+      with, behind.size(), secs, cpu * 100 / secs, pgcpu * 100 / secs, ended, without);
+  bench::result("e.leftout.first_ok",
+                fmt::format("INSERT -> first OK of a new step while a type at max 1 has {} queued "
+                            "and 7 slots are free (median of {})",
+                            queued, samples),
+                with, "ms", "the same before they were queued (median)", without, with / without,
+                "-", -1);
+}
+
 void five_hundred(int agents) {
   std::string stamp = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
@@ -140,16 +211,7 @@ void five_hundred(int agents) {
              std::chrono::duration<double>(Clock::now() - t0).count());
   std::vector<double> ms, spawn_ms;
   for (int i = 0; i < 10 && children(pid) >= static_cast<std::size_t>(agents); ++i) {
-    auto row = h.db().rows(
-        "SELECT queue_step(queue_job('bench'), 'stamp', 'x'), "
-        "(extract(epoch FROM clock_timestamp()) * 1e9)::bigint");
-    auto bar = row.at(0).find('|');
-    std::string file = dir.path() + "/" + row[0].substr(0, bar);
-    if (!test::eventually([&] { return std::filesystem::exists(file); }, 60s))
-      throw std::runtime_error("the stamp step never said OK");
-    long long ok = 0;
-    std::ifstream(file) >> ok;
-    ms.push_back(static_cast<double>(ok - std::stoll(row[0].substr(bar + 1))) / 1e6);
+    ms.push_back(first_ok_ms(h, dir.path()));
     // The same agent spawned by hand right after, under the same load: what the VM itself
     // takes to start a process and read its OK at this moment.
     spawn_ms.push_back(bench::spawn_to_ok_ms(stamp, dir.path()));
@@ -158,10 +220,6 @@ void five_hundred(int agents) {
   double cpu = bench::cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
   long long items = h.items(busy);
-  auto median_of = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? NAN : v[v.size() / 2];
-  };
   double median = median_of(ms), spawn = median_of(spawn_ms);
   fmt::print(
       "    {} items ({}), scheduler CPU {:.2f} s, VmHWM {} KiB; first OK of a new step: "
@@ -195,8 +253,10 @@ int main(int argc, char** argv) try {
   long steps = argc > 1 ? std::atol(argv[1]) : 100000;
   int agents = argc > 2 ? std::atoi(argv[2]) : 500;
   long drained = argc > 3 ? std::min(steps, std::atol(argv[3])) : steps;
-  five_hundred(agents);
-  drain(steps, drained);
+  int samples = argc > 4 ? std::atoi(argv[4]) : 20;
+  if (agents > 0) five_hundred(agents);
+  if (drained > 0) drain(steps, drained);
+  if (samples > 0) left_out(steps, samples);
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "load_bench: " << e.what() << "\n";

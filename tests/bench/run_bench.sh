@@ -13,7 +13,7 @@ doc=${2:-$src/docs/PERFORMANCE.md}
 : "${BENCH_A_ITEMS:=100000}" "${BENCH_A_ROWS:=50000}" "${BENCH_B_SAMPLES:=200}"
 : "${BENCH_C_STEPS:=500}" "${BENCH_D_ROWS:=1000000}" "${BENCH_E_STEPS:=100000}"
 : "${BENCH_E_AGENTS:=500}" "${BENCH_E_DRAINED:=10000}" "${BENCH_F_ITEMS:=10000}"
-: "${BENCH_F_SAMPLE:=2000}"
+: "${BENCH_F_SAMPLE:=2000}" "${BENCH_E_SAMPLES:=20}"
 
 # Nothing is deleted while measuring: on ext4 without a journal (these VMs) a file created
 # within a minute or so of many deletions costs several times more (how_measured.md). The
@@ -66,8 +66,8 @@ run_one bc "INSERT -> first OK / step ended; steps/s at host max 1, 2, 8" \
   "$bin/bench_scheduler" "$BENCH_B_SAMPLES" "$BENCH_C_STEPS"
 run_one d "SQL-fed rows/s, 1 and 2 agents, vs replayed statements; RSS" \
   "$bin/feed_bench" --replay "$BENCH_D_ROWS"
-run_one e "500 agents at once; $BENCH_E_STEPS steps queued, $BENCH_E_DRAINED drained" \
-  "$bin/load_bench" "$BENCH_E_STEPS" "$BENCH_E_AGENTS" "$BENCH_E_DRAINED"
+run_one e "500 agents at once; $BENCH_E_STEPS steps queued, $BENCH_E_DRAINED drained; a type at max 1" \
+  "$bin/load_bench" "$BENCH_E_STEPS" "$BENCH_E_AGENTS" "$BENCH_E_DRAINED" "$BENCH_E_SAMPLES"
 run_one f "$BENCH_F_ITEMS items vs xargs -P 2 -n 1 and GNU parallel" \
   "$bin/feed_bench" --xargs "$BENCH_F_ITEMS" "$BENCH_F_SAMPLE"
 if [[ -x "$bin/durable_bench" ]]; then
@@ -112,7 +112,7 @@ as a ratio (figure / limit); the issue's targets are marked met or missed.
 | PostgreSQL | $pg_version (a private cluster on this machine, fsync off) |
 | build | Release (\`build-release/\`) |
 | load average | $load_before before, $load_after after ($minutes min) |
-| sizes | a: $BENCH_A_ITEMS items, $BENCH_A_ROWS rows; b: $BENCH_B_SAMPLES steps; c: $BENCH_C_STEPS steps a width; d: $BENCH_D_ROWS rows; e: $BENCH_E_AGENTS agents, $BENCH_E_STEPS steps queued and the first $BENCH_E_DRAINED drained; f: $BENCH_F_ITEMS items (xargs, parallel: the first $BENCH_F_SAMPLE) |
+| sizes | a: $BENCH_A_ITEMS items, $BENCH_A_ROWS rows; b: $BENCH_B_SAMPLES steps; c: $BENCH_C_STEPS steps a width; d: $BENCH_D_ROWS rows; e: $BENCH_E_AGENTS agents, $BENCH_E_STEPS steps queued and the first $BENCH_E_DRAINED drained, $BENCH_E_SAMPLES new steps behind a type at max 1; f: $BENCH_F_ITEMS items (xargs, parallel: the first $BENCH_F_SAMPLE) |
 
 Targets: $met met, $missed missed.
 
