@@ -93,6 +93,25 @@ int init_db(const std::string& conninfo, const std::string& source, std::chrono:
   }
 }
 
+// Why the database's schema cannot serve this scheduler, or "": none installed, or an older
+// version than the migrations built in (the binaries were upgraded and `--init-db` not run yet).
+// The queue's statements would fail on every poll; this says once, at start, what to run. A
+// newer schema is accepted (migrations add, and `--init-db` refuses to go back).
+std::string schema_too_old(Database& db) {
+  auto installed = db.exec_blocking("SELECT to_regclass('jobline_schema') IS NOT NULL");
+  if (installed.ok() && installed.get(0, 0) != "t")
+    return "the database has no jobline schema: run 'scheduler --init-db' (docs/database.md)";
+  auto r = db.exec_blocking("SELECT coalesce(max(version), 0) FROM jobline_schema");
+  if (!r.ok()) return "cannot read the schema version: " + r.error();
+  const long version = r.get_long(0, 0), needed = jobline::schema::latest_version();
+  if (version < needed)
+    return fmt::format(
+        "the database's schema is version {}, this scheduler needs version {}: run 'scheduler "
+        "--init-db' to upgrade it (docs/database.md)",
+        version, needed);
+  return "";
+}
+
 // The agent types whose self-test failed, with the reason their steps will fail with.
 std::map<std::string, std::string> invalid_types(const std::vector<SelfTestResult>& results) {
   std::map<std::string, std::string> invalid;
@@ -352,6 +371,10 @@ int run(Daemon& d) {
     if (lock.get(0, 0) != "t") {
       log::fatal("another scheduler is running on this database; refusing to start");
       return kRunning;
+    }
+    if (std::string why = schema_too_old(db); !why.empty()) {
+      log::fatal("{}", why);
+      return kDatabase;
     }
     recover_steps(db, config, d.options.reset);
   } catch (const std::exception& e) {

@@ -4,6 +4,8 @@
 
 #include <sys/wait.h>
 
+#include <fmt/format.h>
+
 #include "scheduler_test_util.hpp"
 
 namespace {
@@ -80,6 +82,38 @@ TEST(SchedulerRecovery, SecondSchedulerOnTheSameDatabaseRefuses) {
   auto r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr"});
   EXPECT_EQ(r.exit_code(), 5) << r.output;
   EXPECT_TRUE(contains(r.output, "another scheduler")) << r.output;
+}
+
+// A database whose schema is older than the scheduler (binaries upgraded, `--init-db` not run
+// yet), or that has none: the scheduler refuses to start with exit 4 and one line saying what to
+// run, where the queue's statements would fail on every poll. A newer schema is accepted.
+TEST(SchedulerRecovery, AnOlderOrMissingSchemaIsRefusedAtStart) {
+  auto s = fast_settings();
+  s.agents = {fake_agent("quick", "--ok")};
+  SchedulerHarness h(s);
+  const long latest = std::stol(h.db().query("SELECT max(version) FROM jobline_schema"));
+  h.db().query(fmt::format("DELETE FROM jobline_schema WHERE version = {}", latest));
+  auto r = h.run({"-c", h.conf_dir(), "--db", h.db().conninfo(), "-L", "stderr"}, 30s);
+  EXPECT_EQ(r.exit_code(), 4) << r.output;
+  EXPECT_TRUE(contains(r.output, fmt::format("FATAL: the database's schema is version {}, this "
+                                             "scheduler needs version {}: run 'scheduler "
+                                             "--init-db' to upgrade it",
+                                             latest - 1, latest)))
+      << r.output;
+  TempDatabase empty;
+  r = h.run({"-c", h.conf_dir(), "--db", empty.conninfo(), "-L", "stderr"}, 30s);
+  EXPECT_EQ(r.exit_code(), 4) << r.output;
+  EXPECT_TRUE(
+      contains(r.output, "FATAL: the database has no jobline schema: run 'scheduler --init-db'"))
+      << r.output;
+  h.db().query(fmt::format(
+      "INSERT INTO jobline_schema (version, name) VALUES ({}, 'back'), ({}, 'a newer one')", latest,
+      latest + 1));
+  h.start();
+  ASSERT_TRUE(wait_serving(h)) << h.log();
+  long long step = h.queue("quick", "x");
+  ASSERT_TRUE(h.wait_ended(step, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(step), "Completed");
 }
 
 TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
