@@ -3,7 +3,7 @@
 -- be unable to start more (a type at its max, a host that is full or down) and keep as many
 -- waiting in the scheduler's memory as it may have. In jobqueue_ready_idx (migration 9) its
 -- queued steps lie among all others in the queue's order, so a poll either read past every one
--- of them (100-260 ms a poll with 100,000 queued of a type at its max, on every NOTIFY) or, cut
+-- of them (41-260 ms a poll with 100,000 queued of a type at its max, on every NOTIFY) or, cut
 -- by its LIMIT, found only them. This index holds the steps not started per group, in the
 -- queue's order within it (rank = -priority, then jq_pk: priority is an integer, so its
 -- negation is taken in bigint), so that the poll skips from one group to the next and reads
