@@ -106,15 +106,14 @@ std::size_t Scheduler::group_cap(const AgentType& type,
 // query stops at its LIMIT), and none while no step waits in memory (the plain query's rows
 // then show which groups have more than they may take: on_ready_steps polls again).
 std::map<Scheduler::Group, std::size_t> Scheduler::group_rooms() const {
-  std::map<Group, std::size_t> rooms;
+  std::map<Group, std::size_t> rooms;  // the steps waiting, then the room left
   if (!room_beyond_rank()) return rooms;
-  std::map<Group, std::size_t> waiting;
   for (const auto& [pk, job] : jobs_)
-    if (job->waiting()) ++waiting[{job->row.type, job->row.host}];
-  for (const auto& [group, count] : waiting) {
+    if (job->waiting()) ++rooms[{job->row.type, job->row.host}];
+  for (auto& [group, room] : rooms) {
     const AgentType* t = config_->agent(group.first);
     std::size_t cap = t ? group_cap(*t, group.second) : 0;
-    rooms[group] = std::max<std::size_t>(cap > count ? cap - count : 0, 1);
+    room = cap > room + 1 ? cap - room : 1;
   }
   return rooms;
 }
