@@ -254,6 +254,41 @@ TEST(Schema, NotifiesTheSchedulerOfNewReopenedAndEndedSteps) {
   EXPECT_EQ(n->second, plain);
 }
 
+// jobline_progress (migration 8, one trigger with the others since migration 11): each change
+// the live pages show notifies with the step's jq_pk, an UPDATE that changes none of them does
+// not, and neither does a new step.
+TEST(Schema, NotifiesProgressOfItemsStartAndEndText) {
+  test::TempDatabase db;
+  install(db.conninfo());
+  Conn listener = connect(db.conninfo());
+  exec(listener.get(), "LISTEN jobline_progress");
+
+  const std::string a = db.query("SELECT queue_step(queue_job('p'), 'example', 'x')");
+  const std::string b = db.query("SELECT queue_step(queue_job('p'), 'example', 'y')");
+  const std::vector<std::pair<std::string, std::string>> changes = {
+      {"jq_starttime = now()", a},
+      {"jq_itemsprocessed = 7", b},
+      {"jq_itemsknown = 9", a},
+      {"jq_endtext = 'Paused'", b},
+  };
+  for (const auto& [set, jq] : changes) {
+    // Not shown on the pages: no notification, so the next one received is the change's own.
+    db.query("UPDATE jobqueue SET jq_schedinfo = 'h.1', jq_log = '/l' WHERE jq_pk = " + jq);
+    db.query("UPDATE jobqueue SET " + set + " WHERE jq_pk = " + jq);
+    auto n = next_notify(listener.get(), std::chrono::seconds(10));
+    ASSERT_TRUE(n.has_value()) << "no progress NOTIFY after SET " << set;
+    EXPECT_EQ(n->first, "jobline_progress");
+    EXPECT_EQ(n->second, jq) << "after SET " << set;
+  }
+  // The steps alternate, so a notification of the UPDATE before would have shown up as the
+  // other step's. The same for the last one, and for values set again unchanged:
+  db.query("UPDATE jobqueue SET jq_schedinfo = 'h.2', jq_itemsprocessed = 7 WHERE jq_pk = " + b);
+  db.query("UPDATE jobqueue SET jq_itemsprocessed = 1 WHERE jq_pk = " + a);
+  auto n = next_notify(listener.get(), std::chrono::seconds(10));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->second, a);
+}
+
 TEST(Schema, PsqlScriptGivesTheSameSchemaAsTheInstaller) {
   test::TempDatabase by_installer, by_psql;
   install(by_installer.conninfo());
