@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <deque>
+#include <iterator>
+#include <memory>
 #include <utility>
 
 extern char** environ;
@@ -58,21 +61,55 @@ void set_nonblocking(int fd) {
   fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
-// posix_spawn attributes and file actions, released on every path.
-struct SpawnSetup {
+// posix_spawn attributes, released on every path.
+struct SpawnAttributes {
   posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnSetup() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnSetup() {
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
+  SpawnAttributes() { posix_spawnattr_init(&attr); }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attr); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
 };
+
+// The file actions of a spawn: the child's ends of the three pipes become its stdin, stdout
+// and stderr, every other descriptor is closed, and it changes to `cwd` (if any).
+struct FileActions {
+  int in, out, err;
+  std::string cwd;
+  posix_spawn_file_actions_t actions;
+  FileActions(int in_fd, int out_fd, int err_fd, std::string dir)
+      : in(in_fd), out(out_fd), err(err_fd), cwd(std::move(dir)) {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in, STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  }
+  ~FileActions() { posix_spawn_file_actions_destroy(&actions); }
+  FileActions(const FileActions&) = delete;
+  FileActions& operator=(const FileActions&) = delete;
+};
+
+// The file actions for these descriptors and directory, made once and used again. glibc checks
+// each descriptor given to posix_spawn_file_actions_adddup2() and _addclosefrom_np() against
+// RLIMIT_NOFILE, a prlimit64 system call each: 7 for every spawn. New pipes take the lowest
+// free descriptors, so the same few come back spawn after spawn (the same three at host max 1):
+// the actions of the last kKept combinations are kept, the most recently used first. Only ever
+// used from the loop's thread.
+const posix_spawn_file_actions_t& file_actions(int in, int out, int err, const std::string& cwd) {
+  constexpr std::size_t kKept = 32;
+  static std::deque<std::unique_ptr<FileActions>> kept;
+  auto it = std::find_if(kept.begin(), kept.end(), [&](const auto& a) {
+    return a->in == in && a->out == out && a->err == err && a->cwd == cwd;
+  });
+  if (it != kept.end()) {
+    std::rotate(kept.begin(), it, std::next(it));
+  } else {
+    if (kept.size() == kKept) kept.pop_back();
+    kept.push_front(std::make_unique<FileActions>(in, out, err, cwd));
+  }
+  return kept.front()->actions;
+}
 
 // The scheduler's environment minus its database secrets (agents reach the database through
 // `DB:` lines, never with the scheduler's credentials). Pointers into `environ`, valid until
@@ -97,7 +134,7 @@ std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>
                                                   const std::string& cwd, Callbacks callbacks) {
   if (argv.empty()) throw SpawnError("empty command", EINVAL);
   Pipe in, out, err;
-  SpawnSetup s;
+  SpawnAttributes s;
   // Own process group; default dispositions for what the scheduler ignores or catches.
   sigset_t defaults, empty;
   sigemptyset(&empty);
@@ -109,11 +146,7 @@ std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>
   posix_spawnattr_setpgroup(&s.attr, 0);
   posix_spawnattr_setsigmask(&s.attr, &empty);
   posix_spawnattr_setsigdefault(&s.attr, &defaults);
-  posix_spawn_file_actions_adddup2(&s.actions, in.r, STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&s.actions, out.w, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&s.actions, err.w, STDERR_FILENO);
-  posix_spawn_file_actions_addclosefrom_np(&s.actions, 3);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&s.actions, cwd.c_str());
+  const posix_spawn_file_actions_t& actions = file_actions(in.r, out.w, err.w, cwd);
 
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -121,8 +154,8 @@ std::unique_ptr<AgentProcess> AgentProcess::spawn(const std::vector<std::string>
   pid_t pid = -1;
   bool search = argv[0].find('/') == std::string::npos;
   std::vector<char*> env = agent_environment();
-  int rc = search ? posix_spawnp(&pid, args[0], &s.actions, &s.attr, args.data(), env.data())
-                  : posix_spawn(&pid, args[0], &s.actions, &s.attr, args.data(), env.data());
+  int rc = search ? posix_spawnp(&pid, args[0], &actions, &s.attr, args.data(), env.data())
+                  : posix_spawn(&pid, args[0], &actions, &s.attr, args.data(), env.data());
   if (rc != 0) throw SpawnError("cannot execute '" + argv[0] + "': " + strerror(rc), rc);
 
   std::unique_ptr<AgentProcess> p(new AgentProcess());

@@ -1,5 +1,6 @@
 // AgentProcess (scheduler/agent_process.hpp): real children, real signals, the loop iterated
 // by hand until the child watch reports the exit.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -190,6 +191,82 @@ TEST(AgentProcess, RunsInItsOwnProcessGroupAndDirectory) {
   EXPECT_EQ(r.out[0], r.out[1]);  // pgid == pid: a group leader
   EXPECT_NE(r.out[0], std::to_string(getpgrp()));
   EXPECT_EQ(r.out[2], "/tmp");
+}
+
+// The file actions of a spawn are kept for the descriptors and directory they name and used
+// again (agent_process.cpp, file_actions()): children alive at once have different pipes, and
+// later ones get the same descriptors back. Waves of children alive at once: 12 in two
+// directories; 12 more with the same descriptors, each in the other directory than the one
+// before it with them; 40 (more combinations than are kept) with the descriptors shifted by
+// one held open between them; 12 as the first. Each must read its own stdin, write its own
+// stdout and stderr and run in its own directory.
+TEST(AgentProcess, ManyAtOnceAndOneAfterAnotherEachGetsItsOwnPipesAndDirectory) {
+  const std::size_t sizes[] = {12, 12, 40, 12};
+  for (std::size_t wave = 0; wave < std::size(sizes); ++wave) {
+    const std::size_t n = sizes[wave];
+    auto in_tmp = [wave](std::size_t i) { return (i + (wave == 1 ? 1 : 0)) % 2 == 0; };
+    std::vector<std::unique_ptr<Child>> children;
+    std::vector<int> held;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (wave == 2) held.push_back(dup(STDIN_FILENO));
+      children.push_back(std::make_unique<Child>(
+          std::vector<std::string>{"/bin/sh", "-c", "read x; echo \"$x $(pwd)\"; echo \"$x\" >&2"},
+          in_tmp(i) ? "/tmp" : "/"));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      children[i]->proc->send(std::to_string(wave) + "-" + std::to_string(i) + "\n");
+      children[i]->proc->close_stdin();
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      Child& c = *children[i];
+      ASSERT_TRUE(c.wait());
+      const std::string token = std::to_string(wave) + "-" + std::to_string(i);
+      EXPECT_EQ(c.out, std::vector<std::string>{token + (in_tmp(i) ? " /tmp" : " /")});
+      EXPECT_EQ(c.err, std::vector<std::string>{token});
+      EXPECT_TRUE(c.exit->clean());
+    }
+    for (int fd : held) close(fd);
+  }
+}
+
+// The same, one child at a time, with the descriptors its pipes take chosen by holding others:
+// the three pipes take the six lowest free ones, b, b+1, ... when nothing is held; the child's
+// stdin, stdout and stderr are the 1st, 4th and 6th of them. Holding b+5 moves only stderr,
+// holding b+3 moves stdout (and stderr back to b+6 again), so each child has the descriptors
+// of the one before it but one. The held descriptor is /dev/null: a child given the kept
+// actions of the wrong spawn would write there.
+TEST(AgentProcess, AChildWhosePipesDifferInOneDescriptorGetsItsOwn) {
+  Child warm_up({"/bin/true"});  // the loop's own descriptors, made on first use
+  ASSERT_TRUE(warm_up.wait());
+  // Every free descriptor below the last 8 of 64 opened is held, so that those 8 are in a row.
+  std::vector<int> fillers;
+  for (int i = 0; i < 64; ++i) fillers.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  std::vector<int> probe(fillers.end() - 8, fillers.end());
+  fillers.resize(fillers.size() - 8);
+  for (std::size_t i = 1; i < probe.size(); ++i)
+    ASSERT_EQ(probe[i], probe[0] + static_cast<int>(i)) << "free descriptors not in a row";
+  for (int fd : probe) close(fd);
+  const int b = probe[0];
+
+  const int holds[] = {-1, b + 5, b + 3};  // none: stdout b+3, stderr b+5; then b+6; then b+4, b+6
+  for (int hold : holds) {
+    int held = -1;
+    if (hold >= 0) {
+      const int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      held = dup3(null_fd, hold, O_CLOEXEC);
+      close(null_fd);
+      ASSERT_EQ(held, hold);
+    }
+    const std::string token = "hold " + std::to_string(hold);
+    Child c({"/bin/sh", "-c", "read x; echo \"$x\"; echo \"$x\" >&2"}, "/tmp");
+    c.proc->send(token + "\n");
+    c.proc->close_stdin();
+    ASSERT_TRUE(c.wait());
+    EXPECT_EQ(c.out, std::vector<std::string>{token});
+    EXPECT_EQ(c.err, std::vector<std::string>{token});
+    if (held >= 0) close(held);
+  }
+  for (int fd : fillers) close(fd);
 }
 
 TEST(AgentProcess, InheritsNoDescriptorButTheThreePipes) {
