@@ -231,10 +231,10 @@ TEST(AgentProcess, ManyAtOnceAndOneAfterAnotherEachGetsItsOwnPipesAndDirectory) 
 
 // The same, one child at a time, with the descriptors its pipes take chosen by holding others:
 // the three pipes take the six lowest free ones, b, b+1, ... when nothing is held; the child's
-// stdin, stdout and stderr are the 1st, 4th and 6th of them. Holding b+5 moves only stderr,
-// holding b+3 moves stdout (and stderr back to b+6 again), so each child has the descriptors
-// of the one before it but one. The held descriptor is /dev/null: a child given the kept
-// actions of the wrong spawn would write there.
+// stdin, stdout and stderr are the 1st, 4th and 6th of them. Holding b+5 moves only stderr
+// (to b+6); holding b+3 instead moves only stdout (to b+4; stderr stays at b+6), so each child
+// has the descriptors of the one before it but one. The held descriptor is /dev/null: a child given
+// the kept actions of the wrong spawn would write there.
 TEST(AgentProcess, AChildWhosePipesDifferInOneDescriptorGetsItsOwn) {
   Child warm_up({"/bin/true"});  // the loop's own descriptors, made on first use
   ASSERT_TRUE(warm_up.wait());
