@@ -234,6 +234,7 @@ void StepLog::agent_line(pid_t pid, std::string_view host, std::string_view text
 }
 
 void StepLog::write(Level level, std::string_view message) {
+  if (!enabled(level)) return;
   emit(level, message);
 }
 

@@ -76,9 +76,12 @@ void debug(fmt::format_string<Args...> f, Args&&... args) {
 }
 
 // The log file of one step (jobqueue row): <log_dir>/jobs/<jq_pk>.log, created with its
-// directories on the first write. Lines as in the main log (scheduler's pid) with the agent
-// type as the name field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. If the
-// file cannot be opened, lines go to the main log instead (one ERROR says why); nothing is lost.
+// directories on the first line written. Lines as in the main log (scheduler's pid) with the agent
+// type as the name field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. Agent
+// output is always written, the scheduler's own messages at the main log's verbosity: at the
+// default (0) a step whose agents print nothing and that ends cleanly has no file at all (its
+// creation was the largest part of the scheduler's CPU a step). If the file cannot be opened,
+// lines go to the main log instead (one ERROR says why); nothing is lost.
 class StepLog {
  public:
   StepLog(const std::string& log_dir, long long jq_pk, std::string type);
@@ -88,14 +91,16 @@ class StepLog {
   StepLog(const StepLog&) = delete;
   StepLog& operator=(const StepLog&) = delete;
 
-  // Where the lines go: the value for jobqueue.jq_log (known before the first write).
+  // Where the lines go: the value for jobqueue.jq_log (known before the first line; there is no
+  // file until one is written).
   const std::string& path() const { return path_; }
   long long jq_pk() const { return jq_pk_; }
   // A line of agent output (stdout text, LOG/ECHO/ERROR... messages), always written, at
   // `level` (NOTE for plain text; ERROR for an agent's ERROR line, and so on).
   void agent_line(pid_t pid, std::string_view host, std::string_view text,
                   Level level = Level::kNote);
-  // A scheduler message about this step (e.g. "Started", "exited with 1"); always written.
+  // A scheduler message about this step (e.g. "Started", "Failed: exited with 1"): FATAL, ERROR
+  // and WARNING always, NOTE at verbose >= 1 and DEBUG at verbose >= 2, as in the main log.
   void write(Level level, std::string_view message);
 
  private:

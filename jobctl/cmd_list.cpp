@@ -1,4 +1,5 @@
 // jobctl jobs, status, agents, load and log: listings from the database and the scheduler.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -140,6 +141,18 @@ int log(Context& ctx, const po::variables_map& vm) {
   if (r.is_null(0, 0)) throw Failure(fmt::format("log: step {} has no log yet (not started)", jq));
   std::string path = r.get(0, 0);
   std::ifstream in(path);
+  // No file in a log directory that is there: the step has logged nothing (at verbose 0 a step
+  // whose agents print nothing and that ends cleanly never has a file). An empty log, not a
+  // failure. Without the directory, the log is likely on another machine.
+  std::error_code ec;
+  if (!in && !std::filesystem::exists(path, ec) && !ec &&
+      std::filesystem::is_directory(std::filesystem::path(path).parent_path(), ec)) {
+    std::cerr << fmt::format(
+        "jobctl: log: step {} has logged nothing ({} does not exist; at verbose 0 a step's "
+        "log is written only when its agents print or something goes wrong)\n",
+        jq, path);
+    return 0;
+  }
   if (!in)
     throw Failure(
         fmt::format("log: cannot read {} (the log of step {} is on the scheduler's "

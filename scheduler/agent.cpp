@@ -334,10 +334,13 @@ void Agent::on_exit(ExitStatus status) {
     for (auto& item : in_flight_) source_->give_back(std::move(item));
   }
   in_flight_.clear();
-  // A killed agent's reason says why it was killed; the log also says how it died.
+  // A killed agent's reason says why it was killed; the log also says how it died. A clean exit
+  // is one of the scheduler's NOTEs about the step (verbose >= 1, as StepLog::write).
   std::string died = state_ == AgentState::Failed ? " (" + status.describe() + ")" : "";
-  log_agent(out.success ? log::Level::kNote : log::Level::kWarning,
-            out.success ? "exited cleanly" : "failed: " + out.reason + died);
+  if (!out.success)
+    log_agent(log::Level::kWarning, "failed: " + out.reason + died);
+  else if (log::enabled(log::Level::kNote))
+    log_agent(log::Level::kNote, "exited cleanly");
   apply(AgentEvent::Exit);
   listener_.on_agent_exit(*this, out);  // may destroy *this
 }

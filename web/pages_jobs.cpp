@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -20,10 +21,14 @@ constexpr int kStepsPerJobInList = 12;
 constexpr int kStepsPerJobPage = 500;
 constexpr std::streamoff kLogTail = 4096;
 
-// The last kLogTail bytes of a step's log file ("" when it cannot be read).
+// The last kLogTail bytes of a step's log file ("" when it cannot be read). A step that has
+// logged nothing has no file (at verbose 0, one whose agents print nothing and that ends
+// cleanly): that is said, not shown as an empty log.
 std::string log_tail(const std::string& path) {
   if (path.empty()) return "";
   std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (!in && !std::filesystem::exists(path, ec) && !ec) return "(nothing logged)";
   if (!in) return "";
   in.seekg(0, std::ios::end);
   std::streamoff size = in.tellg();

@@ -306,6 +306,26 @@ TEST_F(Jobctl, ControlCommandsAndLogs) {
   EXPECT_EQ(jobctl({"log", "999999"}).exit_code(), 1);
 }
 
+// A step without a log file in the log directory has logged nothing: `log` says so, exit 0.
+TEST_F(Jobctl, LogOfAStepThatLoggedNothingSaysSoAndSucceeds) {
+  h.start();
+  long long noted = h.queue("plain", "x");  // at the harness's -v 2: the scheduler's notes
+  ASSERT_TRUE(h.wait_ended(noted, 30s)) << h.log();
+  EXPECT_EQ(jobctl({"verbose", "0"}).exit_code(), 0);
+  long long silent = h.queue("plain", "y");
+  ASSERT_TRUE(h.wait_ended(silent, 30s)) << h.log();
+  ASSERT_EQ(h.endtext(silent), "Completed");
+  auto log = jobctl({"log", std::to_string(noted)});
+  EXPECT_EQ(log.exit_code(), 0) << log.output;
+  EXPECT_TRUE(contains(log.output, "Completed")) << log.output;
+  log = jobctl({"log", std::to_string(silent)});
+  EXPECT_EQ(log.exit_code(), 0) << log.output;
+  EXPECT_TRUE(contains(log.output, "jobctl: log: step " + std::to_string(silent) +
+                                       " has logged nothing (" + h.column(silent, "jq_log") +
+                                       " does not exist"))
+      << log.output;
+}
+
 TEST_F(Jobctl, UnreachableSchedulerIsAFailureNamingWhereItLooked) {
   auto r = jobctl({"status"});  // not started
   EXPECT_EQ(r.exit_code(), 1);

@@ -2,6 +2,8 @@
 // timeouts, NOKILL, the SIGTERM → SIGKILL escalation and process-group kills.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "scheduler_test_util.hpp"
 
 namespace {
@@ -32,6 +34,48 @@ TEST(SchedulerLifecycle, GoodStepCompletesWithItemsAndLog) {
   EXPECT_TRUE(contains(step, "flood 1\"")) << step;
   EXPECT_TRUE(contains(step, "Completed")) << step;
   EXPECT_TRUE(contains(h.log(), "JOB[" + std::to_string(jq) + "] completed")) << h.log();
+}
+
+// At the packaged verbosity (no -v) a step's log holds what its agents print and what went
+// wrong, not the scheduler's notes: a step that ends cleanly without a word has no file.
+TEST(SchedulerLifecycle, AtTheDefaultVerbosityOnlyAStepWithSomethingToSayHasALogFile) {
+  auto s = fast_settings();
+  s.verbose = std::nullopt;
+  s.max_failures = 1;
+  s.agents = {fake_agent("quiet", "--ok"), fake_agent("talks", "--ok --flood=1"),
+              fake_agent("fails", "--ok --exit-code=3")};
+  SchedulerHarness h(s);
+  h.start();
+  long long quiet = h.queue("quiet", "a");
+  long long talks = h.queue("talks", "b");
+  long long fails = h.queue("fails", "c");
+  for (long long jq : {quiet, talks, fails}) ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
+  EXPECT_EQ(h.endtext(quiet), "Completed");
+  EXPECT_EQ(h.endtext(talks), "Completed");
+  EXPECT_EQ(h.end_bits(fails), 2) << h.endtext(fails);
+  const std::vector<std::string> notes = {"agent started: JOB[", "Started", "exited cleanly",
+                                          "Completed"};
+  std::string path = h.column(quiet, "jq_log");
+  ASSERT_FALSE(path.empty());  // where its lines would go
+  EXPECT_FALSE(std::filesystem::exists(path)) << h.step_log(quiet);
+  EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(path).parent_path()));
+  std::string said = h.step_log(talks);
+  EXPECT_TRUE(contains(said, "JOB[" + pk(talks) + "].talks[")) << said;
+  EXPECT_TRUE(contains(said, "flood 0\"")) << said;
+  for (const auto& note : notes) EXPECT_FALSE(contains(said, note)) << note << " in " << said;
+  std::string failed = h.step_log(fails);
+  EXPECT_TRUE(contains(failed, "WARNING: JOB[" + pk(fails) + "].fails[")) << failed;
+  EXPECT_TRUE(contains(failed, "\"failed: exited with exit code 3")) << failed;
+  EXPECT_TRUE(contains(failed, "ERROR: Failed: exited with exit code 3")) << failed;
+  EXPECT_FALSE(contains(failed, "Started")) << failed;
+  EXPECT_FALSE(contains(h.log(), "NOTE: ")) << h.log();
+  // `verbose 1` at run time brings the notes back, in the step log as in the main log.
+  ASSERT_FALSE(h.control("verbose 1").empty());
+  long long later = h.queue("quiet", "d");
+  ASSERT_TRUE(h.wait_ended(later, 30s)) << h.log();
+  std::string noted = h.step_log(later);
+  for (const auto& note : notes) EXPECT_TRUE(contains(noted, note)) << note << " not in " << noted;
+  EXPECT_TRUE(contains(h.log(), "JOB[" + pk(later) + "] completed")) << h.log();
 }
 
 TEST(SchedulerLifecycle, NoOkIsKilledAtTheStartupTimeoutAndFailsAfterMaxFailures) {

@@ -185,9 +185,11 @@ Child& SchedulerHarness::start(std::vector<std::string> extra) {
                                 "--db",
                                 db_.conninfo(),
                                 "-L",
-                                log_path_,
-                                "-v",
-                                "2"};
+                                log_path_};
+  if (settings_.verbose) {
+    argv.push_back("-v");
+    argv.push_back(std::to_string(*settings_.verbose));
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   Child::Options opts;
   opts.merge_stderr = true;

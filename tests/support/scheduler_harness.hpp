@@ -38,6 +38,10 @@ struct SchedulerSettings {
   std::vector<AgentConf> agents;        // default: none (add fake_agent variants)
   std::string ssh_command;              // "" = the default
   std::string extra_scheduler;          // more lines for [scheduler]
+  // `-v N` on the command line: the tests' level, 2, by default; nullopt gives no -v at all (the
+  // packaged default, 0: the main log has no NOTE lines such as "scheduler started", and a step
+  // that ends cleanly without output has no log file).
+  std::optional<int> verbose = 2;
 };
 
 // A conf for fake_agent with `args` appended to its command (see tests/agents/fake_agent.cpp).
@@ -58,7 +62,7 @@ class SchedulerHarness {
   void write_conf();        // (re)writes scheduler.conf and agents/*.conf from settings()
   SchedulerSettings& settings() { return settings_; }
 
-  // Starts `scheduler -c <conf> --db <conninfo> -L <log> -v 2 <extra>`.
+  // Starts `scheduler -c <conf> --db <conninfo> -L <log> [-v <settings().verbose>] <extra>`.
   Child& start(std::vector<std::string> extra = {});
   Child* process() { return scheduler_.get(); }
   void stop(int sig = SIGTERM, std::chrono::milliseconds timeout = 30s);  // signal, wait

@@ -182,6 +182,7 @@ TEST(LogOpen, UnwritableFileThrowsAndKeepsTheOldTarget) {
 }
 
 TEST_F(LogToFile, StepLogIsCreatedLazilyWithItsDirectories) {
+  log::set_verbose(1);  // for the NOTE "Started"
   std::string dir = dir_.path() + "/logs";
   log::StepLog step(dir, 123, "copyright");
   EXPECT_EQ(step.path(), dir + "/jobs/123.log");
@@ -201,6 +202,48 @@ TEST_F(LogToFile, StepLogIsCreatedLazilyWithItsDirectories) {
   EXPECT_EQ(m[2], "Started");
   ASSERT_TRUE(std::regex_match(l[2], m, re)) << l[2];
   EXPECT_EQ(m[1], "ERROR");
+  EXPECT_TRUE(lines().empty());  // nothing in the main log
+}
+
+// Agent output is always written; the scheduler's own messages about the step at the main log's
+// verbosity. At 0 a step with only notes has no file at all.
+TEST_F(LogToFile, StepLogWritesTheSchedulersMessagesAtTheMainLogsVerbosity) {
+  std::regex re(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ok \[\d+\] :: ([A-Z]+): (.*)$)");
+  auto levels_and_texts = [&](const std::string& path) {
+    std::vector<std::string> out;
+    for (const auto& l : lines_of(slurp(path))) {
+      std::smatch m;
+      EXPECT_TRUE(std::regex_match(l, m, re)) << l;
+      out.push_back(m[1].str() + " " + m[2].str());
+    }
+    return out;
+  };
+  struct Case {
+    int verbose;
+    std::vector<std::string> expected;
+  } cases[] = {
+      {0, {"ERROR Failed: x", "WARNING w", "NOTE JOB[7].ok[9.h]: \"said\""}},
+      {1, {"NOTE Started", "ERROR Failed: x", "WARNING w", "NOTE JOB[7].ok[9.h]: \"said\""}},
+      {2,
+       {"NOTE Started", "DEBUG d", "ERROR Failed: x", "WARNING w",
+        "NOTE JOB[7].ok[9.h]: \"said\""}},
+  };
+  for (const auto& c : cases) {
+    log::set_verbose(c.verbose);
+    std::string dir = dir_.path() + "/v" + std::to_string(c.verbose);
+    log::StepLog quiet(dir, 7, "ok");
+    quiet.write(log::Level::kNote, "Started");
+    quiet.write(log::Level::kDebug, "d");
+    EXPECT_EQ(fs::exists(quiet.path()), c.verbose >= 1) << "verbose " << c.verbose;
+    quiet.write(log::Level::kError, "Failed: x");
+    quiet.write(log::Level::kWarning, "w");
+    quiet.agent_line(9, "h", "said");  // NOTE, as an agent's plain text is
+    EXPECT_EQ(levels_and_texts(quiet.path()), c.expected) << "verbose " << c.verbose;
+    log::StepLog silent(dir, 8, "ok");
+    silent.write(log::Level::kNote, "Started");
+    silent.write(log::Level::kNote, "Completed");
+    EXPECT_EQ(fs::exists(silent.path()), c.verbose >= 1) << "verbose " << c.verbose;
+  }
   EXPECT_TRUE(lines().empty());  // nothing in the main log
 }
 

@@ -68,6 +68,15 @@ TEST(WebHttp, JobPageShowsStepsDependenciesAndLogTail) {
   EXPECT_TRUE(contains(r.body, "<td>" + a + "</td><td>")) << "b depends on a";
   EXPECT_TRUE(contains(r.body, "step " + b + " scan log: "));
   EXPECT_TRUE(contains(r.body, "localhost"));
+  // At verbose 0 a step that ends cleanly without output has no log file: the page says so.
+  ASSERT_FALSE(w.harness().control("verbose 0").empty());
+  std::string quiet = w.db().query("SELECT queue_step(" + job + ", 'unpack', 'z')");
+  ASSERT_TRUE(w.harness().wait_ended(std::stoll(quiet)));
+  r = get(w.port(), "/job/" + job);
+  EXPECT_TRUE(contains(r.body, "<summary>step " + quiet + " unpack log: " +
+                                   w.harness().column(std::stoll(quiet), "jq_log") +
+                                   "</summary><pre>(nothing logged)</pre>"))
+      << r.body;
   EXPECT_EQ(get(w.port(), "/job/999999").status, 404);
   EXPECT_EQ(get(w.port(), "/job/1'%20OR%20'1").status, 404);
 }
