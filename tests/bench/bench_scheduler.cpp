@@ -51,14 +51,13 @@ double percentile(std::vector<double> v, double p) {
 void latency(int samples) {
   std::string agent = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.poll_interval = 60;
   s.heartbeat_timeout = 600;
   s.agents = {test::AgentConf{"stamp", agent + " " + dir.path(), -1, "", false, ""}};
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
-  if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
-    throw std::runtime_error("the scheduler did not start:\n" + h.log());
+  bench::wait_running(h);
   std::vector<double> ok_ms, end_ms, spawn_ms;
   for (int i = 0; i < samples; ++i) {
     auto row = h.db().rows(
@@ -192,14 +191,13 @@ double protocol_rate(const std::vector<std::string>& args, int n, int width) {
 
 void throughput(int steps, int width) {
   std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.hosts[0].max = width;
   s.agents = {test::fake_agent("ok", "--ok")};
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
-  if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
-    throw std::runtime_error("the scheduler did not start:\n" + h.log());
+  bench::wait_running(h);
   bench::BackendsCpu pg_cpu(h);
   double pg0 = pg_cpu.seconds();
   double cpu0 = bench::cpu_seconds(h.process()->pid());

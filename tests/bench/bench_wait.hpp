@@ -12,6 +12,7 @@
 #include <iterator>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,22 @@ inline std::vector<std::unique_ptr<test::SchedulerHarness>>& kept_harnesses() {
 inline test::SchedulerHarness& kept_harness(test::SchedulerSettings settings) {
   return *kept_harnesses().emplace_back(
       std::make_unique<test::SchedulerHarness>(std::move(settings)));
+}
+
+// The settings every benchmark starts from: the scheduler runs as packaged, without -v (0), not
+// at the tests' level 2, which logs three main-log lines and four step-log lines a step.
+inline test::SchedulerSettings scheduler_settings() {
+  test::SchedulerSettings s;
+  s.verbose = std::nullopt;
+  return s;
+}
+
+// Waits until the scheduler's loop runs: it answers `status` on its control socket (the socket
+// is bound before the loop starts; at verbose 0 the main log says nothing at start).
+inline void wait_running(test::SchedulerHarness& h) {
+  std::vector<std::string> reply = h.control("status", std::chrono::seconds(30));
+  if (reply.empty() || reply.back() != "end")
+    throw std::runtime_error("the scheduler did not start:\n" + h.log());
 }
 
 inline bool wait_ended(test::SchedulerHarness& h, long long jq_pk,

@@ -50,7 +50,7 @@ long vm_hwm_kib(pid_t pid) {
 }
 
 test::SchedulerSettings settings(int hosts, bool ssh, int per_host = 2) {
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.startup_timeout = 30;
   s.hosts.clear();

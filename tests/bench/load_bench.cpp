@@ -57,19 +57,14 @@ std::size_t children(pid_t pid) {
   return kids.size();
 }
 
-void started(test::SchedulerHarness& h) {
-  if (!test::eventually([&] { return h.log().find("scheduler started") != std::string::npos; }))
-    throw std::runtime_error("the scheduler did not start:\n" + h.log());
-}
-
 void drain(long steps, long drained) {
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.hosts[0].max = 8;
   s.agents = {test::fake_agent("ok", "--ok")};
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
-  started(h);
+  bench::wait_running(h);
   pid_t pid = h.process()->pid();
   double cpu0 = bench::cpu_seconds(pid);
   fmt::print("(e) queueing {} one-line steps ...\n", steps);
@@ -139,14 +134,14 @@ double median_of(std::vector<double> v) {
 void left_out(long queued, int samples) {
   std::string stamp = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.hosts[0].max = 8;
   s.agents = {test::fake_agent("one", "--ok", 1),
               test::AgentConf{"stamp", stamp + " " + dir.path(), -1, "", false, ""}};
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
-  started(h);
+  bench::wait_running(h);
   std::vector<double> idle, behind;
   for (int i = 0; i < samples; ++i) idle.push_back(first_ok_ms(h, dir.path()));
   fmt::print("(e) {} one-line steps of a type at max 1 queued ...\n", queued);
@@ -182,7 +177,7 @@ void left_out(long queued, int samples) {
 void five_hundred(int agents) {
   std::string stamp = test::build_dir() + "/tests/bench/stamp_agent";
   test::TempDir dir;
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.startup_timeout = 120;
   s.poll_interval = 60;
@@ -191,7 +186,7 @@ void five_hundred(int agents) {
               test::AgentConf{"stamp", stamp + " " + dir.path(), -1, "", false, ""}};
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
-  started(h);
+  bench::wait_running(h);
   pid_t pid = h.process()->pid();
   double cpu0 = bench::cpu_seconds(pid);
   long rows = 40L * agents;

@@ -185,7 +185,7 @@ double data(long n, int window, int cpu) {
 
 // Rows per second of an SQL-fed step through a real scheduler to one window_agent.
 double sql(long rows, int window) {
-  test::SchedulerSettings s;
+  test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.startup_timeout = 30;
   s.hosts[0].max = 1;
