@@ -178,6 +178,12 @@ std::string job_tag(long long jq_pk, std::string_view type, pid_t pid, std::stri
 
 // ---- StepLog --------------------------------------------------------------------------------
 
+bool step_logged_nothing(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec) return false;
+  return std::filesystem::is_directory(std::filesystem::path(path).parent_path(), ec);
+}
+
 StepLog::StepLog(const std::string& log_dir, long long jq_pk, std::string type)
     : path_(fmt::format("{}/jobs/{}.log", log_dir, jq_pk)), jq_pk_(jq_pk), type_(std::move(type)) {}
 

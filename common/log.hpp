@@ -75,6 +75,11 @@ void debug(fmt::format_string<Args...> f, Args&&... args) {
   if (enabled(Level::kDebug)) write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
 }
 
+// Whether the step whose log is `path` (its jq_log) has logged nothing: there is no file, in a
+// log directory that is there. False when the file exists or cannot be looked at, and when the
+// directory is missing too (the log is then likely on the scheduler's machine, not this one).
+bool step_logged_nothing(const std::string& path);
+
 // The log file of one step (jobqueue row): <log_dir>/jobs/<jq_pk>.log, created with its
 // directories on the first line written. Lines as in the main log (scheduler's pid) with the agent
 // type as the name field; agent output as `JOB[<jq_pk>].<type>[<pid>.<host>]: "<text>"`. Agent

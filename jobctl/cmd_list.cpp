@@ -1,5 +1,4 @@
 // jobctl jobs, status, agents, load and log: listings from the database and the scheduler.
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -9,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "context.hpp"
+#include "log.hpp"
 #include "output.hpp"
 #include "step_state.hpp"
 
@@ -141,12 +141,9 @@ int log(Context& ctx, const po::variables_map& vm) {
   if (r.is_null(0, 0)) throw Failure(fmt::format("log: step {} has no log yet (not started)", jq));
   std::string path = r.get(0, 0);
   std::ifstream in(path);
-  // No file in a log directory that is there: the step has logged nothing (at verbose 0 a step
-  // whose agents print nothing and that ends cleanly never has a file). An empty log, not a
-  // failure. Without the directory, the log is likely on another machine.
-  std::error_code ec;
-  if (!in && !std::filesystem::exists(path, ec) && !ec &&
-      std::filesystem::is_directory(std::filesystem::path(path).parent_path(), ec)) {
+  // At verbose 0 a step whose agents print nothing and that ends cleanly never has a file: an
+  // empty log, not a failure.
+  if (!in && sched::log::step_logged_nothing(path)) {
     std::cerr << fmt::format(
         "jobctl: log: step {} has logged nothing ({} does not exist; at verbose 0 a step's "
         "log is written only when its agents print or something goes wrong)\n",

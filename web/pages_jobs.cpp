@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "control_async.hpp"
 #include "html.hpp"
+#include "log.hpp"
 #include "server.hpp"
 #include "step_view.hpp"
 
@@ -27,9 +27,7 @@ constexpr std::streamoff kLogTail = 4096;
 std::string log_tail(const std::string& path) {
   if (path.empty()) return "";
   std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  if (!in && !std::filesystem::exists(path, ec) && !ec) return "(nothing logged)";
-  if (!in) return "";
+  if (!in) return sched::log::step_logged_nothing(path) ? "(nothing logged)" : "";
   in.seekg(0, std::ios::end);
   std::streamoff size = in.tellg();
   in.seekg(std::max<std::streamoff>(0, size - kLogTail));

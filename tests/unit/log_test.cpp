@@ -247,6 +247,20 @@ TEST_F(LogToFile, StepLogWritesTheSchedulersMessagesAtTheMainLogsVerbosity) {
   EXPECT_TRUE(lines().empty());  // nothing in the main log
 }
 
+// What jobctl log and the web page say of a jq_log path without a file.
+TEST_F(LogToFile, AStepLoggedNothingWhenItsFileIsMissingFromALogDirectoryThatIsThere) {
+  log::set_verbose(0);
+  std::string dir = dir_.path() + "/logs";
+  log::StepLog said(dir, 1, "ok");
+  said.agent_line(9, "h", "text");  // makes <dir>/jobs
+  log::StepLog silent(dir, 2, "ok");
+  silent.write(log::Level::kNote, "Completed");
+  EXPECT_FALSE(log::step_logged_nothing(said.path()));
+  EXPECT_TRUE(log::step_logged_nothing(silent.path()));
+  // No directory either: the log is likely elsewhere, not known to be empty.
+  EXPECT_FALSE(log::step_logged_nothing(dir_.path() + "/elsewhere/jobs/3.log"));
+}
+
 TEST_F(LogToFile, StepLogFallsBackToTheMainLog) {
   std::ofstream(dir_.path() + "/file") << "x";  // a file where a directory must go
   log::StepLog step(dir_.path() + "/file", 5, "mimetype");
