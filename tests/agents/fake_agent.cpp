@@ -27,6 +27,8 @@ Behaviours (the last one given wins; default ok):
                   and exits rc.
 Modifiers (combine with ok and fossology; most with the others too):
   --work-ms=N       sleep N ms per data line before acknowledging it
+  --wait-file=FILE  after --work-ms, wait until FILE exists before acknowledging each data
+                    line (checked every 10 ms): the test says when the line is done
   --crash-after=N   process N data lines; on the next one die of SIGSEGV (no core file)
   --crash=segv|abort  how --crash-after dies (default segv)
   --crash-once=FILE on the first data line, if FILE does not exist: create it, record the line
@@ -87,6 +89,7 @@ struct Options {
   std::string mode = "ok";
   std::string then = "hang";
   long work_ms = 0;
+  std::string wait_file;
   long crash_after = -1;
   std::string crash_once;
   std::string crash = "segv";
@@ -165,6 +168,8 @@ bool apply(Options& o, std::string_view name, std::string_view value) {
     o.then = std::string(value);
   else if (name == "work-ms")
     o.work_ms = number(name, value);
+  else if (name == "wait-file")
+    o.wait_file = std::string(value);
   else if (name == "crash-after")
     o.crash_after = number(name, value);
   else if (name == "crash-once")
@@ -339,6 +344,8 @@ void process(const Options& o, const std::string& line) {
     if (fd >= 0) crash(o);  // the first agent to get here
   }
   if (o.work_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.work_ms));
+  while (!o.wait_file.empty() && ::access(o.wait_file.c_str(), F_OK) != 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ++g_items;
 }
 

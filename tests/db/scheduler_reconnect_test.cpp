@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -88,15 +89,25 @@ TEST_F(Reconnect, RestartWhileAStepRunsAndOthersWait) {
 
 // (b) PostgreSQL down for 10 s while agents run and end, and a priority is changed: the ends
 // are written once it is back, in the order the agents ended, each with its count; the
-// priority too. The outage is logged once, however many attempts it took.
+// priority too. The outage is logged once, however many attempts it took. Each agent
+// finishes its line only when the test creates its file (--wait-file), one after the other
+// while the database is away, so that none can end before the outage on a slow machine.
 TEST_F(Reconnect, DownTenSecondsWhileAgentsEnd) {
   auto s = settings();
   s.agents = {test::fake_agent("work", "--heartbeat-ms=200")};
   SchedulerHarness h(s, cluster.conninfo());
   h.start();
+  test::TempDir gates;
+  auto gate = [&](std::size_t i) { return gates.path() + "/end-" + std::to_string(i); };
   std::vector<long long> steps;
   std::vector<pid_t> pids;
-  for (int ms : {1000, 2000, 3000}) steps.push_back(queue_work(h, "work", ms));
+  for (std::size_t i = 0; i < 3; ++i) {
+    SchedulerHarness::Step step;
+    step.type = "work";
+    step.args = "x";
+    step.cmd_args = "--wait-file=" + gate(i);
+    steps.push_back(h.queue(step));
+  }
   for (long long step : steps) {
     ASSERT_TRUE(h.wait_started(step, 30s)) << h.log();
     pids.push_back(test::agent_pid(h, step));
@@ -108,14 +119,14 @@ TEST_F(Reconnect, DownTenSecondsWhileAgentsEnd) {
   // Accepted (the write waits for the database): no error line.
   EXPECT_EQ(h.control("priority " + pk(steps[2]) + " 7"),
             (std::vector<std::string>{"received", "end"}));
-  // Every agent ends while the database is away ...
-  ASSERT_TRUE(test::eventually(
-      [&] {
-        for (pid_t p : pids)
-          if (test::process_alive(p)) return false;
-        return true;
-      },
-      30s));
+  // Every agent ends while the database is away, each once the scheduler has seen the one
+  // before it end ...
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    std::ofstream(gate(i)).flush();
+    std::string ended =
+        "JOB[" + pk(steps[i]) + "].work[" + std::to_string(pids[i]) + ".localhost]: exited cleanly";
+    ASSERT_TRUE(test::eventually([&] { return contains(h.log(), ended); }, 30s)) << h.log();
+  }
   // ... and the outage lasts 10 s (the scenario, not a synchronisation).
   std::this_thread::sleep_until(down_at + 10s);
   EXPECT_EQ(count_of(h.log(), kLost), 1) << h.log();
