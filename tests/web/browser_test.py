@@ -7,7 +7,8 @@ starts PostgreSQL, the scheduler and jobline-web, prepares the data and passes i
 
 1. queue an upload from the form (server path, plugins ticked) and watch its progress reach
    100 % live, without a reload;
-2. queue a hanging agent and kill its step with the Kill button;
+2. queue a hanging agent and kill its step with the Kill button, with a reason that survives
+   the live part being read again while it is typed;
 3. the file named <img src=x onerror=alert(1)>.c renders as text and no script runs.
 Exit 0 when all pass; a failed check raises (exit 1) after a screenshot.
 """
@@ -63,6 +64,32 @@ def states(driver):
     return texts(driver, "#live .state")
 
 
+def type_into(driver, name, text):
+    # The live part may be replaced while it is typed into (a refetch); the new field keeps
+    # what was typed (app.js), or it is typed again.
+    def typed(d):
+        try:
+            field = d.find_element(By.NAME, name)
+            if field.get_attribute("value") != text:
+                field.clear()
+                field.send_keys(text)
+            return field.get_attribute("value") == text
+        except StaleElementReferenceException:
+            return False
+    WebDriverWait(driver, 10).until(typed)
+
+
+def click(driver, selector):
+    # A button replaced before the click is found again (a stale one is never clicked).
+    def clicked(d):
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    WebDriverWait(driver, 10).until(clicked)
+
+
 def upload_and_watch(driver):
     driver.get(URL + "upload")
     shot(driver, "upload-form")
@@ -105,8 +132,17 @@ def kill_with_button(driver):
     driver.find_element(By.CSS_SELECTOR, "#upload button[type=submit]").click()
     WebDriverWait(driver, 20).until(EC.url_contains("/job/"))
     WebDriverWait(driver, 30).until(lambda d: states(d) == ["running"])
-    driver.find_element(By.NAME, "message").send_keys("stopped by the browser test")
-    driver.find_element(By.CSS_SELECTOR, "button.kill").click()
+    reason = "stopped by the browser test"
+    type_into(driver, "message", reason)
+    # The live part read again (as when the event stream reopens) keeps what was typed and
+    # where: the new field has the text and the focus.
+    typed = driver.find_element(By.NAME, "message")
+    driver.execute_script("refetch(document.getElementById('live'))")
+    WebDriverWait(driver, 10).until(EC.staleness_of(typed))
+    field = driver.find_element(By.NAME, "message")
+    assert field.get_attribute("value") == reason, field.get_attribute("value")
+    assert driver.switch_to.active_element == field, "the reason lost the focus"
+    click(driver, "button.kill")
     WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
     WebDriverWait(driver, 30).until(lambda d: states(d) == ["failed"])
     endtext = WebDriverWait(driver, 10).until(lambda d: texts(d, "#live .endtext"))

@@ -21,6 +21,35 @@ function updateStep(row, s) {
     row.querySelectorAll("form").forEach((f) => f.remove());
 }
 
+// What the user is typing in the live part (a kill's reason) survives its being replaced by a
+// fragment: the text fields' values, by step, action and name, and which of them had the focus
+// (with the caret), are put back into the new ones.
+function fieldKey(input) {
+  const f = input.form;
+  const value = (name) => (f && f.elements[name] ? f.elements[name].value : "");
+  return value("jq") + "/" + value("op") + "/" + input.name;
+}
+function keepTyping(live) {
+  const fields = () => live.querySelectorAll('form input[name]:not([type="hidden"])');
+  const values = new Map();
+  let focus = null;
+  fields().forEach((i) => {
+    if (i.value) values.set(fieldKey(i), i.value);
+    if (i === document.activeElement)
+      focus = { key: fieldKey(i), start: i.selectionStart, end: i.selectionEnd };
+  });
+  return () => {
+    fields().forEach((i) => {
+      const key = fieldKey(i);
+      if (values.has(key)) i.value = values.get(key);
+      if (focus && focus.key === key) {
+        i.focus();
+        i.setSelectionRange(focus.start, focus.end);
+      }
+    });
+  };
+}
+
 // While a fragment is on its way, the events that arrive are kept (the latest per step): the
 // fragment may have been read before them, and nothing would send them again (events follow
 // the database's NOTIFYs; nothing re-reads the steps). They are applied again once it is in.
@@ -35,7 +64,9 @@ function refetch(live) {
     .then((html) => {
       // The fragment is the server's own escaped HTML for this part of the page.
       const doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
+      const restore = keepTyping(live);
       live.replaceChildren(...doc.body.firstChild.childNodes);
+      restore();
     })
     .catch(() => {})
     .finally(() => {
