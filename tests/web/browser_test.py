@@ -50,14 +50,18 @@ def no_alert(driver):
     return False
 
 
-def texts(driver, selector):
+def read(driver, selector, get):
     # The live part is replaced when the page re-reads it (the event stream (re)opening, a
     # resync, a step it does not show yet): an element may go stale while it is read; then
     # None, and the caller's wait looks again.
     try:
-        return [e.text for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+        return [get(e) for e in driver.find_elements(By.CSS_SELECTOR, selector)]
     except StaleElementReferenceException:
         return None
+
+
+def texts(driver, selector):
+    return read(driver, selector, lambda e: e.text)
 
 
 def states(driver):
@@ -110,8 +114,9 @@ def upload_and_watch(driver):
         "return document.body.dataset.connected === '1'"))
     shot(driver, "job-running")
     WebDriverWait(driver, 60).until(lambda d: states(d) == ["completed", "completed"])
-    bars = [int(float(e.get_attribute("value")))
-            for e in driver.find_elements(By.CSS_SELECTOR, "#live progress")]
+    values = WebDriverWait(driver, 10).until(
+        lambda d: read(d, "#live progress", lambda e: e.get_attribute("value")))
+    bars = [int(float(v)) for v in values]
     assert bars == [100, 100], bars
     assert driver.execute_script("return window.__noReload") == 42, "the page was reloaded"
     shot(driver, "job-completed")
