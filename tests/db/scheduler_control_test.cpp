@@ -2,6 +2,8 @@
 // priority, status.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "scheduler_test_util.hpp"
 
 namespace {
@@ -12,10 +14,16 @@ using namespace std::chrono_literals;
 TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
   auto s = fast_settings();
   s.heartbeat_timeout = 0.5;
-  s.agents = {fake_agent("slow", "--work-ms=1200 --heartbeat-ms=100")};
+  s.agents = {fake_agent("slow", "--heartbeat-ms=100")};
   SchedulerHarness h(s);
   h.start();
-  long long jq = h.queue("slow", "x");
+  // The agent's line is done once the test says so (its file), after the restart.
+  TempDir dir;
+  SchedulerHarness::Step slow;
+  slow.type = "slow";
+  slow.args = "x";
+  slow.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long jq = h.queue(slow);
   ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
   pid_t pid = agent_pid(h, jq);
   ASSERT_GT(pid, 0);
@@ -30,6 +38,7 @@ TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
   reply = h.control("restart " + pk(jq));
   ASSERT_EQ(reply.back(), "end") << joined(reply);
   EXPECT_EQ(joined(reply).find("ERROR"), std::string::npos) << joined(reply);
+  std::ofstream(dir.path() + "/go").flush();
   ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed");
   EXPECT_EQ(h.items(jq), 1);
@@ -60,10 +69,15 @@ TEST(SchedulerControl, PriorityReordersWaitingSteps) {
   TempDir dir;
   std::string record = dir.path() + "/record";
   auto s = fast_settings();
-  s.agents = {fake_agent("one", "--work-ms=600 --record=" + record, 1)};
+  s.agents = {fake_agent("one", "--record=" + record, 1)};
   SchedulerHarness h(s);
   h.start();
-  long long blocker = h.queue("one", "blocker");
+  // The blocker holds the type's one slot until the priority has changed (its file).
+  SchedulerHarness::Step first;
+  first.type = "one";
+  first.args = "blocker";
+  first.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long blocker = h.queue(first);
   ASSERT_TRUE(h.wait_started(blocker, 30s));
   long long a = h.queue("one", "a");
   long long b = h.queue("one", "b");
@@ -74,6 +88,7 @@ TEST(SchedulerControl, PriorityReordersWaitingSteps) {
                          "WHERE jq_pk = " +
                          pk(b)),
             "10");
+  std::ofstream(dir.path() + "/go").flush();
   ASSERT_TRUE(h.wait_ended(a, 30s) && h.wait_ended(b, 30s)) << h.log();
   std::vector<std::string> order;
   for (const auto& r : records(record)) order.push_back(r.line);

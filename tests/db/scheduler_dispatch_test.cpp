@@ -41,10 +41,14 @@ TEST(SchedulerDispatch, ExclusiveWaitsRunsAloneThenNormalDispatchResumes) {
 
 TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue) {
   auto s = fast_settings();
-  s.agents = {fake_agent("norm", "--work-ms=2500"), fake_agent("excl", "", -1, "EXCLUSIVE")};
+  s.agents = {fake_agent("norm"), fake_agent("excl", "", -1, "EXCLUSIVE")};
   SchedulerHarness h(s);
   h.start();
-  long long a = h.queue("norm", "a");
+  // a runs until the test says so (its file): b must start beside it.
+  TempDir dir;
+  SchedulerHarness::Step first{"norm", "a"};
+  first.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long a = h.queue(first);
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
   long long e = h.queue("excl", "e");
   ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(e) + "] taken"); }, 10s));
@@ -54,9 +58,11 @@ TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue)
   EXPECT_EQ(h.endtext(e), "killed: not today");
   EXPECT_EQ(h.column(e, "jq_starttime"), "");
   long long b = h.queue("norm", "b");
-  ASSERT_TRUE(h.wait_started(b, 10s)) << h.log();
-  EXPECT_FALSE(started_after_end(h, b, a)) << "b waited for a: the killed exclusive step blocked";
+  // b starts while a still runs (a ends only once its file is there).
+  ASSERT_TRUE(h.wait_started(b, 10s)) << "b waited: the killed exclusive step blocked\n" << h.log();
+  std::ofstream(dir.path() + "/go").flush();
   EXPECT_TRUE(h.wait_ended(b, 30s));
+  EXPECT_TRUE(h.wait_ended(a, 30s));
 }
 
 TEST(SchedulerDispatch, PausedExclusiveStepDoesNotBlockTheQueue) {
@@ -242,7 +248,11 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
                                    {fake_agent("one", "--ok --work-ms=600 --record=" + record, 1),
                                     fake_agent("quick", "--ok --record=" + record)}));
   h.start();
-  long long a = h.queue("one", "a");
+  // a holds the type's one slot until the test says so (its file), after the urgent and the
+  // quick steps.
+  SchedulerHarness::Step first{"one", "a"};
+  first.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long a = h.queue(first);
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
   queue_deep(h, "one", "o", 3);
   // a and 20 of the 30 in memory: the type is full.
@@ -255,6 +265,7 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   // One running (or a 21st waiting), 20 waiting, the urgent one, and the quick step until it is
   // let go.
   EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u + 1u) << joined(h.control("status"));
+  std::ofstream(dir.path() + "/go").flush();
   ASSERT_TRUE(wait_completed(h, 33, 90s)) << h.log();
   std::vector<std::string> ones;
   for (const auto& r : records(record))

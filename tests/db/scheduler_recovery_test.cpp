@@ -4,6 +4,9 @@
 
 #include <sys/wait.h>
 
+#include <fstream>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "scheduler_test_util.hpp"
@@ -18,16 +21,24 @@ TEST(SchedulerRecovery, StepRunningWhenTheSchedulerWasKilledRunsAgainAndComplete
   std::string record = dir.path() + "/record";
   auto s = fast_settings();
   s.heartbeat_timeout = 30;
-  s.agents = {fake_agent("long", "--work-ms=3000 --record=" + record)};
+  s.agents = {fake_agent("long", "--record=" + record)};
   SchedulerHarness h(s);
   h.start();
-  long long jq = h.queue("long", "data");
+  // Its line is done only once the test says so (its file): the first agent is still at it
+  // when the next scheduler starts, and only that scheduler ends it.
+  SchedulerHarness::Step step;
+  step.type = "long";
+  step.args = "data";
+  step.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long jq = h.queue(step);
   ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
   ASSERT_TRUE(eventually([&] { return records(record).size() == 1; }, 10s));
   pid_t old_agent = records(record)[0].pid;
   h.stop(SIGKILL);  // the scheduler alone: its agent is in a process group of its own
   EXPECT_EQ(h.column(jq, "jq_endtime"), "");
   h.start();
+  EXPECT_TRUE(eventually([&] { return !process_alive(old_agent); }, 30s)) << h.log();
+  std::ofstream(dir.path() + "/go").flush();
   ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed");
   EXPECT_EQ(h.end_bits(jq), 1);  // completed, and never also failed
@@ -46,7 +57,13 @@ TEST(SchedulerRecovery, ResetReleasesPausedSteps) {
   s.agents = {fake_agent("w", "--work-ms=800")};
   SchedulerHarness h(s);
   h.start();
-  long long paused = h.queue("w", "p");
+  // The step to pause works until the test says so (its file), before --reset.
+  TempDir dir;
+  SchedulerHarness::Step step;
+  step.type = "w";
+  step.args = "p";
+  step.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long paused = h.queue(step);
   ASSERT_TRUE(h.wait_started(paused, 30s)) << h.log();
   ASSERT_EQ(h.control("pause " + pk(paused)).back(), "end");
   ASSERT_TRUE(eventually([&] { return h.endtext(paused) == "Paused"; }, 10s));
@@ -57,6 +74,7 @@ TEST(SchedulerRecovery, ResetReleasesPausedSteps) {
   ASSERT_TRUE(h.wait_ended(other, 30s)) << h.log();
   EXPECT_EQ(h.endtext(paused), "Paused");
   h.stop(SIGKILL);
+  std::ofstream(dir.path() + "/go").flush();
   h.start({"--reset"});
   ASSERT_TRUE(h.wait_ended(paused, 30s)) << h.log();
   EXPECT_EQ(h.endtext(paused), "Completed");
@@ -118,13 +136,24 @@ TEST(SchedulerRecovery, AnOlderOrMissingSchemaIsRefusedAtStart) {
 
 TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
   auto s = fast_settings();
-  s.agents = {fake_agent("one", "--work-ms=1000", 1)};
+  s.agents = {fake_agent("one", "", 1)};
   SchedulerHarness h(s);
   h.start();
-  long long a = h.queue("one", "a");
+  // a works until the scheduler has taken the TERM (its file, made by `let_go`).
+  TempDir dir;
+  SchedulerHarness::Step first;
+  first.type = "one";
+  first.args = "a";
+  first.cmd_args = "--wait-file=" + dir.path() + "/go";
+  long long a = h.queue(first);
   long long b = h.queue("one", "b");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
+  std::thread let_go([&] {
+    eventually([&] { return contains(h.log(), "graceful stop"); }, 30s);
+    std::ofstream(dir.path() + "/go").flush();
+  });
   h.stop(SIGTERM, 30s);
+  let_go.join();
   ASSERT_TRUE(h.last_status().has_value());
   EXPECT_TRUE(WIFEXITED(*h.last_status()) && WEXITSTATUS(*h.last_status()) == 0) << h.log();
   EXPECT_EQ(h.endtext(a), "Completed");
