@@ -8,8 +8,9 @@
 // JOBLINE_TEST_STATE (see docs/testing.md) and the pg fixture; starts it when it is not up.
 //
 // Issue 18's benchmarks, printed as RESULT lines (bench_result.hpp):
-//   feed_bench --replay ROWS   (d) rows/s with 1 and 2 agents against the same statements
-//                              replayed without the scheduler (feed_replay.hpp), peak RSS
+//   feed_bench --replay ROWS   (d) rows/s with 1 and 2 agents (window_agent; fake_agent
+//                              beside them) against the same statements replayed without
+//                              the scheduler (feed_replay.hpp), peak RSS
 //   feed_bench --xargs ITEMS [M]  (f) ITEMS items through 2 window_agents against the same
 //                              agent run per item by `xargs -P 2 -n 1` and GNU `parallel` on
 //                              the first M of them (default all; each item is a process
@@ -49,7 +50,14 @@ long vm_hwm_kib(pid_t pid) {
   return -1;
 }
 
-test::SchedulerSettings settings(int hosts, bool ssh, int per_host = 2) {
+// The agent the rows go to. fake_agent --window=256 is the tests' hand-written agent: it writes
+// an `ItemsProcessed 1` and an `OK` for every row (two write(2)s). window_agent --window=256
+// --items=1024 is the least a libagent agent can do (benchmarks a and f): one write(2) an OK,
+// its items reported once per 1,024.
+enum class Agent { kFake, kLibagent };
+
+test::SchedulerSettings settings(int hosts, bool ssh, int per_host = 2,
+                                 Agent agent = Agent::kFake) {
   test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
   s.startup_timeout = 30;
@@ -61,15 +69,17 @@ test::SchedulerSettings settings(int hosts, bool ssh, int per_host = 2) {
     if (hosts > 1) s.repository.push_back(name + " = " + ranges[i]);
   }
   if (ssh) s.ssh_command = test::ssh_command();
-  s.agents = {test::fake_agent("trivial", "--window=256")};
+  const std::string lib = test::build_dir() + "/tests/bench/window_agent --window=256 --items=1024";
+  s.agents = {agent == Agent::kFake ? test::fake_agent("trivial", "--window=256")
+                                    : test::AgentConf{"trivial", lib, -1, "", false, ""}};
   return s;
 }
 
 // capture: the feed connection's statements are logged (log_statement) and returned in
 // *statements, for feed_replay.
 Outcome run(long long rows, int hosts, bool ssh, int per_host = 2,
-            std::vector<Statement>* statements = nullptr) {
-  test::SchedulerHarness h(settings(hosts, ssh, per_host));
+            std::vector<Statement>* statements = nullptr, Agent agent = Agent::kFake) {
+  test::SchedulerHarness h(settings(hosts, ssh, per_host, agent));
   LogMark mark;
   if (statements) {
     h.db().query(fmt::format("ALTER DATABASE {} SET log_statement = 'all'", h.db().name()));
@@ -108,13 +118,19 @@ void ensure_pg() {
 }
 
 // (d): 1 and 2 agents on one host, the statements of the 2-agent run captured and replayed.
+// The agents are window_agents (libagent's least); the same runs with fake_agent, whose own
+// cost per row is about twice theirs, are shown beside them.
 void vs_replay(long long rows) {
-  Outcome one = run(rows, 1, false, 1);
+  Outcome one = run(rows, 1, false, 1, nullptr, Agent::kLibagent);
   report(fmt::format("{} rows, 1 agent", rows), one);
-  Outcome two = run(rows, 1, false, 2);
+  Outcome fake_one = run(rows, 1, false, 1, nullptr, Agent::kFake);
+  report(fmt::format("{} rows, 1 fake_agent", rows), fake_one);
+  Outcome two = run(rows, 1, false, 2, nullptr, Agent::kLibagent);
   report(fmt::format("{} rows, 2 agents", rows), two);
+  Outcome fake_two = run(rows, 1, false, 2, nullptr, Agent::kFake);
+  report(fmt::format("{} rows, 2 fake_agents", rows), fake_two);
   std::vector<Statement> statements;
-  Outcome logged = run(rows, 1, false, 2, &statements);
+  Outcome logged = run(rows, 1, false, 2, &statements, Agent::kLibagent);
   report(fmt::format("{} rows, 2 agents, statements logged", rows), logged);
   double replay_s = 0;
   {
@@ -134,7 +150,7 @@ void vs_replay(long long rows) {
       "(d) the feed connection's {} statements replayed by libpq alone: {:.2f} s = {:.0f} "
       "rows/s\n",
       statements.size(), replay_s, replay_rate);
-  Outcome small = run(rows / 10, 1, false, 2);
+  Outcome small = run(rows / 10, 1, false, 2, nullptr, Agent::kLibagent);
   report(fmt::format("{} rows, 2 agents", rows / 10), small);
   for (auto [agents, o] : {std::pair{1, one}, std::pair{2, two}}) {
     double rate = static_cast<double>(o.rows) / o.seconds;
@@ -147,6 +163,15 @@ void vs_replay(long long rows) {
                     rate, "rows/s", "100,000 rows/s (fixed)", 100000, 1);
     if (o.endtext != "Completed" || o.rows != rows)
       fmt::print("    WARNING: {} agent(s): {} of {} rows, {}\n", agents, o.rows, rows, o.endtext);
+  }
+  for (auto [agents, o] : {std::pair{1, fake_one}, std::pair{2, fake_two}}) {
+    double rate = static_cast<double>(o.rows) / o.seconds;
+    bench::at_least(fmt::format("d.rows.agents{}.fake_agent", agents),
+                    fmt::format("SQL-fed rows/s, {} rows, {} fake_agent(s)", rows, agents), rate,
+                    "rows/s", "the same statements replayed without the scheduler", replay_rate, 0);
+    if (o.endtext != "Completed" || o.rows != rows)
+      fmt::print("    WARNING: {} fake_agent(s): {} of {} rows, {}\n", agents, o.rows, rows,
+                 o.endtext);
   }
   long peak = std::max(one.hwm_kib, two.hwm_kib);
   double growth = static_cast<double>(peak) / static_cast<double>(small.hwm_kib);
