@@ -44,7 +44,7 @@ function keepTyping(live) {
       if (values.has(key)) i.value = values.get(key);
       if (focus && focus.key === key) {
         i.focus();
-        i.setSelectionRange(focus.start, focus.end);
+        if (focus.start !== null) i.setSelectionRange(focus.start, focus.end);  // not on all types
       }
     });
   };
