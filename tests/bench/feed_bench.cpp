@@ -118,8 +118,8 @@ void ensure_pg() {
 }
 
 // (d): 1 and 2 agents on one host, the statements of the 2-agent run captured and replayed.
-// The agents are window_agents (libagent's least); the same runs with fake_agent, whose own
-// cost per row is about twice theirs, are shown beside them.
+// The agents are window_agents (libagent's least); the same runs with fake_agent (two writes a
+// row where they make one) are shown beside them.
 void vs_replay(long long rows) {
   Outcome one = run(rows, 1, false, 1, nullptr, Agent::kLibagent);
   report(fmt::format("{} rows, 1 agent", rows), one);

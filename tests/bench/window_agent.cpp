@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,8 @@ int main(int argc, char** argv) try {
     const std::string_view value = arg.substr(arg.find('=') + 1);
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc{} || p != value.data() + value.size())
+    if (ec != std::errc{} || p != value.data() + value.size() ||
+        (window && n > std::numeric_limits<unsigned>::max()))
       throw agent::Error("bad " + std::string(arg));
     if (window)
       options.window = static_cast<unsigned>(n);
