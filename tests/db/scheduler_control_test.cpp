@@ -2,8 +2,6 @@
 // priority, status.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "scheduler_test_util.hpp"
 
 namespace {
@@ -19,11 +17,7 @@ TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
   h.start();
   // The agent's line is done once the test says so (its file), after the restart.
   TempDir dir;
-  SchedulerHarness::Step slow;
-  slow.type = "slow";
-  slow.args = "x";
-  slow.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long jq = h.queue(slow);
+  long long jq = queue_held(h, "slow", "x", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
   pid_t pid = agent_pid(h, jq);
   ASSERT_GT(pid, 0);
@@ -38,7 +32,7 @@ TEST(SchedulerControl, PauseStopsTheAgentWithoutKillingItAndRestartCompletes) {
   reply = h.control("restart " + pk(jq));
   ASSERT_EQ(reply.back(), "end") << joined(reply);
   EXPECT_EQ(joined(reply).find("ERROR"), std::string::npos) << joined(reply);
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed");
   EXPECT_EQ(h.items(jq), 1);
@@ -73,11 +67,7 @@ TEST(SchedulerControl, PriorityReordersWaitingSteps) {
   SchedulerHarness h(s);
   h.start();
   // The blocker holds the type's one slot until the priority has changed (its file).
-  SchedulerHarness::Step first;
-  first.type = "one";
-  first.args = "blocker";
-  first.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long blocker = h.queue(first);
+  long long blocker = queue_held(h, "one", "blocker", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(blocker, 30s));
   long long a = h.queue("one", "a");
   long long b = h.queue("one", "b");
@@ -88,7 +78,7 @@ TEST(SchedulerControl, PriorityReordersWaitingSteps) {
                          "WHERE jq_pk = " +
                          pk(b)),
             "10");
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   ASSERT_TRUE(h.wait_ended(a, 30s) && h.wait_ended(b, 30s)) << h.log();
   std::vector<std::string> order;
   for (const auto& r : records(record)) order.push_back(r.line);

@@ -46,9 +46,7 @@ TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue)
   h.start();
   // a runs until the test says so (its file): b must start beside it.
   TempDir dir;
-  SchedulerHarness::Step first{"norm", "a"};
-  first.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long a = h.queue(first);
+  long long a = queue_held(h, "norm", "a", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
   long long e = h.queue("excl", "e");
   ASSERT_TRUE(eventually([&] { return contains(h.log(), "JOB[" + pk(e) + "] taken"); }, 10s));
@@ -60,7 +58,7 @@ TEST(SchedulerDispatch, KilledExclusiveStepThatNeverStartedDoesNotBlockTheQueue)
   long long b = h.queue("norm", "b");
   // b starts while a still runs (a ends only once its file is there).
   ASSERT_TRUE(h.wait_started(b, 10s)) << "b waited: the killed exclusive step blocked\n" << h.log();
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   EXPECT_TRUE(h.wait_ended(b, 30s));
   EXPECT_TRUE(h.wait_ended(a, 30s));
 }
@@ -250,9 +248,7 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   h.start();
   // a holds the type's one slot until the test says so (its file), after the urgent and the
   // quick steps.
-  SchedulerHarness::Step first{"one", "a"};
-  first.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long a = h.queue(first);
+  long long a = queue_held(h, "one", "a", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
   queue_deep(h, "one", "o", 3);
   // a and 20 of the 30 in memory: the type is full.
@@ -265,7 +261,7 @@ TEST(SchedulerDispatch, StepsOfATypeAtItsMaxAreBoundedWhileOtherSlotsAreFree) {
   // One running (or a 21st waiting), 20 waiting, the urgent one, and the quick step until it is
   // let go.
   EXPECT_LE(steps_in_memory(h), 1u + 20u + 1u + 1u) << joined(h.control("status"));
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   ASSERT_TRUE(wait_completed(h, 33, 90s)) << h.log();
   std::vector<std::string> ones;
   for (const auto& r : records(record))

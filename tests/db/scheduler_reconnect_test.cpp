@@ -7,7 +7,6 @@
 #include <libpq-fe.h>
 #include <sys/wait.h>
 
-#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -101,13 +100,7 @@ TEST_F(Reconnect, DownTenSecondsWhileAgentsEnd) {
   auto gate = [&](std::size_t i) { return gates.path() + "/end-" + std::to_string(i); };
   std::vector<long long> steps;
   std::vector<pid_t> pids;
-  for (std::size_t i = 0; i < 3; ++i) {
-    SchedulerHarness::Step step;
-    step.type = "work";
-    step.args = "x";
-    step.cmd_args = "--wait-file=" + gate(i);
-    steps.push_back(h.queue(step));
-  }
+  for (std::size_t i = 0; i < 3; ++i) steps.push_back(test::queue_held(h, "work", "x", gate(i)));
   for (long long step : steps) {
     ASSERT_TRUE(h.wait_started(step, 30s)) << h.log();
     pids.push_back(test::agent_pid(h, step));
@@ -122,7 +115,7 @@ TEST_F(Reconnect, DownTenSecondsWhileAgentsEnd) {
   // Every agent ends while the database is away, each once the scheduler has seen the one
   // before it end ...
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    std::ofstream(gate(i)).flush();
+    test::let_go(gate(i));
     std::string ended =
         "JOB[" + pk(steps[i]) + "].work[" + std::to_string(pids[i]) + ".localhost]: exited cleanly";
     ASSERT_TRUE(test::eventually([&] { return contains(h.log(), ended); }, 30s)) << h.log();

@@ -4,7 +4,6 @@
 
 #include <sys/wait.h>
 
-#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -26,11 +25,7 @@ TEST(SchedulerRecovery, StepRunningWhenTheSchedulerWasKilledRunsAgainAndComplete
   h.start();
   // Its line is done only once the test says so (its file): the first agent is still at it
   // when the next scheduler starts, and only that scheduler ends it.
-  SchedulerHarness::Step step;
-  step.type = "long";
-  step.args = "data";
-  step.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long jq = h.queue(step);
+  long long jq = queue_held(h, "long", "data", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(jq, 30s)) << h.log();
   ASSERT_TRUE(eventually([&] { return records(record).size() == 1; }, 10s));
   pid_t old_agent = records(record)[0].pid;
@@ -38,7 +33,7 @@ TEST(SchedulerRecovery, StepRunningWhenTheSchedulerWasKilledRunsAgainAndComplete
   EXPECT_EQ(h.column(jq, "jq_endtime"), "");
   h.start();
   EXPECT_TRUE(eventually([&] { return !process_alive(old_agent); }, 30s)) << h.log();
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   ASSERT_TRUE(h.wait_ended(jq, 30s)) << h.log();
   EXPECT_EQ(h.endtext(jq), "Completed");
   EXPECT_EQ(h.end_bits(jq), 1);  // completed, and never also failed
@@ -59,11 +54,7 @@ TEST(SchedulerRecovery, ResetReleasesPausedSteps) {
   h.start();
   // The step to pause works until the test says so (its file), before --reset.
   TempDir dir;
-  SchedulerHarness::Step step;
-  step.type = "w";
-  step.args = "p";
-  step.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long paused = h.queue(step);
+  long long paused = queue_held(h, "w", "p", dir.path() + "/go");
   ASSERT_TRUE(h.wait_started(paused, 30s)) << h.log();
   ASSERT_EQ(h.control("pause " + pk(paused)).back(), "end");
   ASSERT_TRUE(eventually([&] { return h.endtext(paused) == "Paused"; }, 10s));
@@ -74,7 +65,7 @@ TEST(SchedulerRecovery, ResetReleasesPausedSteps) {
   ASSERT_TRUE(h.wait_ended(other, 30s)) << h.log();
   EXPECT_EQ(h.endtext(paused), "Paused");
   h.stop(SIGKILL);
-  std::ofstream(dir.path() + "/go").flush();
+  let_go(dir.path() + "/go");
   h.start({"--reset"});
   ASSERT_TRUE(h.wait_ended(paused, 30s)) << h.log();
   EXPECT_EQ(h.endtext(paused), "Completed");
@@ -139,21 +130,17 @@ TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
   s.agents = {fake_agent("one", "", 1)};
   SchedulerHarness h(s);
   h.start();
-  // a works until the scheduler has taken the TERM (its file, made by `let_go`).
+  // a works until the scheduler has taken the TERM (its file, made by `opener`).
   TempDir dir;
-  SchedulerHarness::Step first;
-  first.type = "one";
-  first.args = "a";
-  first.cmd_args = "--wait-file=" + dir.path() + "/go";
-  long long a = h.queue(first);
+  long long a = queue_held(h, "one", "a", dir.path() + "/go");
   long long b = h.queue("one", "b");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
-  std::thread let_go([&] {
+  std::thread opener([&] {
     eventually([&] { return contains(h.log(), "graceful stop"); }, 30s);
-    std::ofstream(dir.path() + "/go").flush();
+    let_go(dir.path() + "/go");
   });
   h.stop(SIGTERM, 30s);
-  let_go.join();
+  opener.join();
   ASSERT_TRUE(h.last_status().has_value());
   EXPECT_TRUE(WIFEXITED(*h.last_status()) && WEXITSTATUS(*h.last_status()) == 0) << h.log();
   EXPECT_EQ(h.endtext(a), "Completed");

@@ -37,6 +37,19 @@ inline std::string pk(long long v) {
   return std::to_string(v);
 }
 
+// A step whose fake_agent finishes its line only once `file` exists (--wait-file): for a
+// scenario that needs the step still running when something happens; let_go(file) ends the
+// wait (docs/testing.md).
+inline long long queue_held(SchedulerHarness& h, const std::string& type, const std::string& args,
+                            const std::string& file) {
+  SchedulerHarness::Step step{type, args};
+  step.cmd_args = "--wait-file=" + file;
+  return h.queue(step);
+}
+inline void let_go(const std::string& file) {
+  std::ofstream(file).flush();
+}
+
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
