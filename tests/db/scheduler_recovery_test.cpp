@@ -135,12 +135,13 @@ TEST(SchedulerRecovery, TermLetsTheRunningAgentFinishAndStartsNothingNew) {
   long long a = queue_held(h, "one", "a", dir.path() + "/go");
   long long b = h.queue("one", "b");
   ASSERT_TRUE(h.wait_started(a, 30s)) << h.log();
-  std::thread opener([&] {
-    eventually([&] { return contains(h.log(), "graceful stop"); }, 30s);
-    let_go(dir.path() + "/go");
-  });
-  h.stop(SIGTERM, 30s);
-  opener.join();
+  {
+    std::jthread opener([&] {  // joined at the end of the block, also if stop() throws
+      eventually([&] { return contains(h.log(), "graceful stop"); }, 30s);
+      let_go(dir.path() + "/go");
+    });
+    h.stop(SIGTERM, 30s);
+  }
   ASSERT_TRUE(h.last_status().has_value());
   EXPECT_TRUE(WIFEXITED(*h.last_status()) && WEXITSTATUS(*h.last_status()) == 0) << h.log();
   EXPECT_EQ(h.endtext(a), "Completed");
