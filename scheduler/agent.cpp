@@ -307,6 +307,7 @@ void Agent::on_exit(ExitStatus status) {
   heartbeat_.disarm();
   AgentOutcome out;
   out.said_ok = said_ok_;
+  out.killed = state_ == AgentState::Failed;  // fail() is kill()'s and kill_now()'s
   out.exit_code = status.code;
   out.last_error = last_error_;
   bool fossology = dialect_ == proto::Dialect::Fossology;

@@ -46,6 +46,7 @@ struct AgentOutcome {
   std::string reason;      // why it failed ("exit code 3", "no OK within 60 s", "FATAL: ...")
   bool fatal = false;      // the agent itself reported FATAL: the step fails without retry
   bool said_ok = false;    // it said its first OK (it ran; a failure is not its host's)
+  bool killed = false;     // the scheduler killed it (a timeout, the step's kill or failure)
   int exit_code = -1;      // the process's exit code, -1 when a signal ended it
   std::string last_error;  // the agent's last `FATAL`/`ERROR` line ("ERROR: ..."), if any
 };

@@ -35,8 +35,20 @@ bool HostStatus::down(const std::string& host) const {
   return it != hosts_.end() && it->second.down;
 }
 
-bool HostStatus::exited(const HostConfig& host, bool said_ok, int exit_code,
+bool HostStatus::exited(const HostConfig& host, bool said_ok, bool killed, int exit_code,
                         std::chrono::milliseconds poll_interval) {
+  if (!host.local() && !said_ok && killed) {
+    // The scheduler ended it before its first OK (its startup or heartbeat timeout, the step's
+    // kill). ssh exits 255 on SIGTERM as well, so the exit code says nothing about the host:
+    // the exit is the agent's own failure. A probe that was out is over; the host stays down.
+    auto it = hosts_.find(host.name);
+    if (it != hosts_.end() && it->second.probing) {
+      it->second.probing = false;
+      it->second.retry_at = Clock::now() + it->second.backoff;
+      arm();
+    }
+    return false;
+  }
   if (host.local() || said_ok || exit_code != kSshFailure) {
     running(host.name);  // it was reached (then said OK, or failed on its own)
     return false;

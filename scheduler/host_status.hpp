@@ -28,8 +28,9 @@ class HostStatus {
   void started(const std::string& host);  // an agent was started there
   void running(const std::string& host);  // an agent there said its first OK: the host is up
   // An agent on `host` exited. True when the exit shows that the host is down (the agent
-  // never ran, so its failure is the host's, not the step's).
-  bool exited(const HostConfig& host, bool said_ok, int exit_code,
+  // never ran, so its failure is the host's, not the step's): ssh's exit code 255 before the
+  // first OK, unless the scheduler had killed the agent (`killed`).
+  bool exited(const HostConfig& host, bool said_ok, bool killed, int exit_code,
               std::chrono::milliseconds poll_interval);
   bool down(const std::string& host) const;
   // A new configuration: hosts that were down are tried again at once.

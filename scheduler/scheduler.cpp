@@ -298,8 +298,8 @@ void Scheduler::on_agent_exit(Agent& agent, const AgentOutcome& outcome) {
                          [&](const auto& a) { return a.get() == &agent; });
   Job* job = find(pk);
   // ssh could not reach the host: the host is down, the step did nothing wrong.
-  bool host_down =
-      hosts_.exited(agent.host(), outcome.said_ok, outcome.exit_code, config_->poll_interval);
+  bool host_down = hosts_.exited(agent.host(), outcome.said_ok, outcome.killed, outcome.exit_code,
+                                 config_->poll_interval);
   if (outcome.success)
     log::note("{}: exited cleanly", tag);
   else

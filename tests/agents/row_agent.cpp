@@ -7,7 +7,10 @@
 // `item` is the value of the --key column (default: the first). The host is --host, else the
 // name of the agentdir the binary was started from (<agentdir>/row_agent/row_agent), so that
 // per-host agentdirs of symlinks tell "hosts" on one machine apart. --subs=KEY=VALUE (repeat)
-// sends JQ_SUBS before the first OK; --work-ms=N sleeps per line; --window=N asks for a window.
+// sends JQ_SUBS before the first OK; --work-ms=N sleeps per line; --window=N asks for a window;
+// --mute never says OK, as an agent that hangs before it: it appends `<host> mute` to the
+// --record file (if any), writes one Heartbeat (so that a heartbeat timeout runs from the moment
+// it runs) and waits for stdin's EOF.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@ namespace {
 struct Options {
   std::string host, record, key;
   bool results = false;
+  bool mute = false;
   unsigned window = 1;
   unsigned work_ms = 0;
   unsigned heartbeat_ms = 2000;
@@ -46,7 +50,8 @@ Options parse(int argc, char** argv) {
       "key", po::value(&o.key), "the column that names the item")(
       "window", po::value(&o.window), "WINDOW")("work-ms", po::value(&o.work_ms), "ms per line")(
       "heartbeat-ms", po::value(&o.heartbeat_ms), "heartbeat period")(
-      "subs", po::value(&o.subs), "KEY=VALUE sent as JQ_SUBS before the first OK");
+      "subs", po::value(&o.subs), "KEY=VALUE sent as JQ_SUBS before the first OK")(
+      "mute", po::bool_switch(&o.mute), "one Heartbeat, no OK; wait for stdin's EOF");
   po::variables_map vm;
   po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
   po::notify(vm);
@@ -92,6 +97,19 @@ int main(int argc, char** argv) try {
     std::vector<char*> copy(argv, argv + argc + 1);
     agent::take_scheduler_args(c, copy.data());
     pre = parse(c, copy.data());
+  }
+  if (pre.mute) {
+    if (!pre.record.empty()) {
+      int fd = ::open(pre.record.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+      record_file(fd, pre.host, "mute");
+      ::close(fd);
+    }
+    const std::string heartbeat = "Heartbeat\n";
+    if (::write(STDOUT_FILENO, heartbeat.data(), heartbeat.size()) < 0) return 1;
+    char buf[4096];
+    while (::read(STDIN_FILENO, buf, sizeof buf) > 0) {
+    }
+    return 0;
   }
   so.window = pre.window;
   so.heartbeat = std::chrono::milliseconds(pre.heartbeat_ms);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <string>
 
 #include <fmt/format.h>
@@ -154,6 +155,53 @@ TEST_F(RemoteFeed, KillingTheStepEndsTheRemoteAgents) {
     EXPECT_TRUE(test::eventually([&] { return !process_exists(pid); }, 30s))
         << "remote agent " << pid << " outlived its killed step";
   }
+}
+
+// ssh exits 255 when SIGTERM ends it in a session: an agent the scheduler killed before its first
+// OK (here at its heartbeat timeout, shorter than its startup timeout) failed on its own; its host
+// is not down. Otherwise the step would start such agents again forever, none counted. The remote
+// agent's one Heartbeat starts the timeout again once ssh is in its session (a login takes ~0.3 s
+// here), so the kills end ssh with 255. (A kill during a login that took longer than the timeout
+// ends ssh by the signal, an ordinary failure either way: the outcome does not depend on it.)
+TEST_F(RemoteFeed, AnAgentKilledBeforeItsFirstOkFailsTheStepNotItsHost) {
+  SchedulerSettings s = settings();
+  s.heartbeat_timeout = 2;
+  s.startup_timeout = 60;
+  s.max_failures = 2;
+  SchedulerHarness h(s);
+  h.start();
+  SchedulerHarness::Step step{"row_agent", "x"};
+  step.cmd_args = "--mute";
+  long long pk = h.queue(step);
+  ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
+  EXPECT_EQ(h.end_bits(pk), 2);
+  std::string text = h.endtext(pk);
+  EXPECT_NE(text.find("heartbeat_timeout"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 times"), std::string::npos) << text;
+  EXPECT_EQ(h.log().find("is down"), std::string::npos) << h.log();
+}
+
+TEST_F(RemoteFeed, KillingAStepBeforeItsRemoteAgentSaidOkLeavesTheHostUp) {
+  SchedulerSettings s = settings();
+  s.heartbeat_timeout = 60;
+  s.startup_timeout = 60;
+  SchedulerHarness h(s);
+  h.start();
+  std::string record = dirs.path() + "/record";
+  SchedulerHarness::Step step{"row_agent", "x"};
+  step.cmd_args = "--mute --record=" + record;
+  long long pk = h.queue(step);
+  // The remote agent runs: ssh is in its session.
+  ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(record); }, 60s)) << h.log();
+  h.control("kill " + std::to_string(pk) + " \"test\"");
+  ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
+  EXPECT_EQ(h.endtext(pk), "killed: test");
+  ASSERT_TRUE(
+      test::eventually([&] { return h.log().find("exit code 255") != std::string::npos; }, 30s))
+      << h.log();
+  EXPECT_EQ(h.log().find("is down"), std::string::npos) << h.log();
+  for (const auto& line : h.control("load"))
+    EXPECT_EQ(line.find("down:1"), std::string::npos) << line;
 }
 
 }  // namespace
