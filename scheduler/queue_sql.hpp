@@ -28,15 +28,23 @@ inline constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(7428190235)
 
 // Ready steps: not started, not ended, takeable; by priority then age. $1: jq_pks already in
 // memory; $2: how many. jq_priority is the job's priority (migration 9), so jobqueue_ready_idx
-// yields this order and the query reads about $2 entries of it, not every queued step.
+// yields this order and the query reads about $2 entries of it, not every queued step, whatever
+// the table's statistics say (migration 13; with statistics taken while every step had ended,
+// the planner expected a row or two and read and sorted the whole backlog):
+// - "not started, not ended" is written as that index's predicate, coalesce(jq_endtime,
+//   jq_starttime) IS NULL, which implies no other index's (jobqueue_unfinished_idx's was);
+// - the LIMIT is taken on jobqueue alone, before the join with job (the planner hash-joined
+//   the backlog to its jobs and sorted the result when it expected fewer rows than $2).
 inline constexpr const char* kReadySteps = R"(
 SELECT jq.jq_pk, jq.jq_job_fk, jq.jq_type, jq.jq_args, jq.jq_runonpfile, jq.jq_host,
        jq.jq_cmd_args, coalesce(j.job_user_fk, 0), coalesce(j.job_group_fk, 0), j.job_priority
-  FROM jobqueue jq JOIN job j ON j.job_pk = jq.jq_job_fk
- WHERE jq.jq_starttime IS NULL AND jq.jq_endtime IS NULL
-   AND )" JOBLINE_TAKEABLE("jq") R"(
- ORDER BY jq.jq_priority DESC, jq.jq_pk
- LIMIT $2)";
+  FROM (SELECT q.* FROM jobqueue q
+         WHERE coalesce(q.jq_endtime, q.jq_starttime) IS NULL
+           AND )" JOBLINE_TAKEABLE("q") R"(
+         ORDER BY q.jq_priority DESC, q.jq_pk
+         LIMIT $2) jq
+  JOIN job j ON j.job_pk = jq.jq_job_fk
+ ORDER BY jq.jq_priority DESC, jq.jq_pk)";
 
 // The same rows, in the same order, but at most so many of some groups (a type and a jq_host,
 // NULL for none): $3-$5 are those groups and how many more steps each may take (the scheduler's

@@ -235,4 +235,40 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   }
 }
 
+// Statistics taken while every step had ended (null_frac 0 for jq_endtime), then a backlog
+// queued before the next ANALYZE: the planner expects a row or two. Before migration 13 the
+// plain poll then read jobqueue_unfinished_idx, every queued step, and sorted them.
+TEST(ReadyQuery, StatisticsFromAnEndedQueueDoNotMakeAPollReadTheBacklog) {
+  test::TempDatabase db;
+  jobline::schema::install(db.conninfo());
+  db.query("ALTER TABLE jobqueue SET (autovacuum_enabled = off)");  // no ANALYZE meanwhile
+  db.query(
+      "SELECT count(queue_step(queue_job('done'), 'a', 'x' || g)) FROM generate_series(1, 20) g");
+  db.query("UPDATE jobqueue SET jq_starttime = now(), jq_endtime = now(), jq_end_bits = 1");
+  db.query("ANALYZE jobqueue");
+  std::string job = db.query("SELECT queue_job('backlog')");
+  db.query("SELECT count(queue_step(" + job + ", 'a', 'y' || g)) FROM generate_series(1, 20000) g");
+  const std::string first = db.query("SELECT min(jq_pk) FROM jobqueue WHERE jq_endtime IS NULL");
+  // The plain poll, and the group-wise one; each as a custom plan, then as the generic plan
+  // that prepared statements switch to after five runs.
+  for (const std::string run :
+       {"EXECUTE ready('{}', 48)", "EXECUTE by_group('{}', 48, '{a}', '{NULL}', '{1}')"}) {
+    SCOPED_TRACE(run);
+    auto got = pks(with_ready(db, run));
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.front(), first);
+    std::string runs;
+    for (int i = 0; i < 6; ++i) runs += run + ";";
+    for (const std::string& before : {std::string(), runs}) {
+      auto plan = with_ready(db, before + "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + run);
+      long touched = buffers_touched(plan);
+      std::string text;
+      for (const auto& line : plan) text += line + "\n";
+      EXPECT_GT(touched, 0) << text;
+      EXPECT_LT(touched, 200) << text;
+      EXPECT_EQ(text.find("jobqueue_unfinished_idx"), std::string::npos) << text;
+    }
+  }
+}
+
 }  // namespace
