@@ -51,6 +51,14 @@ long buffers_touched(const std::vector<std::string>& plan) {
   return -1;
 }
 
+// `run` six times: prepared statements switch to a generic plan after five runs, so a plan
+// shown after these is the generic one.
+std::string until_generic_plan(const std::string& run) {
+  std::string runs;
+  for (int i = 0; i < 6; ++i) runs += run + ";";
+  return runs;
+}
+
 // Runs `run` under EXPLAIN (ANALYZE, BUFFERS) after `before`, expects it to touch some but fewer
 // than 200 buffers (a poll that reads through a backlog of thousands touches thousands), and
 // returns the plan's text.
@@ -202,9 +210,8 @@ TEST(ReadyQuery, AGroupsBacklogIsNotReadThrough) {
   // Before the table's statistics count the backlog (the planner then thinks it holds a row or
   // two), after ANALYZE, and with the generic plan that prepared statements switch to after
   // five runs.
-  std::string runs;
-  for (int i = 0; i < 6; ++i) runs += run + ";";
-  for (const std::string& before : {std::string(), std::string("ANALYZE;"), runs})
+  for (const std::string& before :
+       {std::string(), std::string("ANALYZE;"), until_generic_plan(run)})
     expect_a_short_read(db, before, run);
 }
 
@@ -232,9 +239,8 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
   EXPECT_EQ(pks(got), want);
   // Its plan: the partial index in order, no sort of the queue. Prepared statements switch to
   // a generic plan after five runs; both are checked.
-  std::string runs;
-  for (int i = 0; i < 6; ++i) runs += "EXECUTE ready(" + held + ", 48);";
-  for (const std::string& before : {std::string(), runs}) {
+  for (const std::string& before :
+       {std::string(), until_generic_plan("EXECUTE ready(" + held + ", 48)")}) {
     auto plan = with_ready(db, before + "EXPLAIN (COSTS OFF) EXECUTE ready(" + held + ", 48)");
     std::string text;
     for (const auto& line : plan) text += line + "\n";
@@ -265,9 +271,7 @@ TEST(ReadyQuery, StatisticsFromAnEndedQueueDoNotMakeAPollReadTheBacklog) {
     auto got = pks(with_ready(db, run));
     ASSERT_FALSE(got.empty());
     EXPECT_EQ(got.front(), first);
-    std::string runs;
-    for (int i = 0; i < 6; ++i) runs += run + ";";
-    for (const std::string& before : {std::string(), runs}) {
+    for (const std::string& before : {std::string(), until_generic_plan(run)}) {
       std::string text = expect_a_short_read(db, before, run);
       EXPECT_EQ(text.find("jobqueue_unfinished_idx"), std::string::npos) << text;
     }
