@@ -1,8 +1,11 @@
 // What the benchmarks share besides their RESULT lines: the CPU of a process and of the
 // scheduler's database connections, harnesses kept to the end, and waiting for a step to end
-// without disturbing what is measured (SchedulerHarness::wait_ended polls every 10 ms with a new
-// connection each time, which on a 2-core machine takes CPU from the scheduler and PostgreSQL
-// during a long step; benchmarks poll every 250 ms).
+// without disturbing what is measured. A benchmark queues, polls and reads its figures through
+// one test::Session a case: a new connection a query (TempDatabase::query, and with it
+// SchedulerHarness::wait_ended, which polls every 10 ms) costs ~25-45 ms of PostgreSQL's CPU on
+// these VMs, most of it in the backend's exit after the query has answered, while the step
+// measured runs. A poll through the session costs ~0.1 ms; those for a step's end are 250 ms
+// apart (b's, whose step ends within milliseconds, 10 ms).
 #pragma once
 
 #include <unistd.h>
@@ -36,12 +39,13 @@ inline double cpu_seconds(pid_t pid) {
 }
 
 // The CPU seconds so far of the scheduler's own database connections (its backends, read from
-// /proc: the cluster is on this machine), not the benchmark's: those open when it is made.
+// /proc: the cluster is on this machine), not the benchmark's `session`: those open when it is
+// made.
 class BackendsCpu {
  public:
-  explicit BackendsCpu(test::SchedulerHarness& h)
-      : pids_(h.db().rows("SELECT pid FROM pg_stat_activity WHERE datname = '" + h.db().name() +
-                          "' AND pid <> pg_backend_pid()")) {}
+  BackendsCpu(test::SchedulerHarness& h, test::Session& session)
+      : pids_(session.rows("SELECT pid FROM pg_stat_activity WHERE datname = '" + h.db().name() +
+                           "' AND pid <> pg_backend_pid()")) {}
   double seconds() const {
     double sum = 0;
     for (const auto& pid : pids_) sum += cpu_seconds(std::stoi(pid));
@@ -83,10 +87,12 @@ inline void wait_running(test::SchedulerHarness& h) {
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
 }
 
-inline bool wait_ended(test::SchedulerHarness& h, long long jq_pk,
-                       std::chrono::milliseconds timeout) {
+// Polls through `session` until step `jq_pk` has ended; false after `timeout`.
+inline bool wait_ended(test::Session& session, long long jq_pk, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (h.column(jq_pk, "jq_endtime").empty()) {
+  const std::string ended =
+      "SELECT jq_endtime IS NOT NULL FROM jobqueue WHERE jq_pk = " + std::to_string(jq_pk);
+  while (session.query(ended) != "t") {
     if (std::chrono::steady_clock::now() > deadline) return false;
     usleep(250'000);
   }
@@ -94,8 +100,8 @@ inline bool wait_ended(test::SchedulerHarness& h, long long jq_pk,
 }
 
 // Seconds from the step's start to its end, by the database's clock.
-inline double step_seconds(test::SchedulerHarness& h, long long jq_pk) {
-  return std::stod(h.db().query(
+inline double step_seconds(test::Session& session, long long jq_pk) {
+  return std::stod(session.query(
       "SELECT extract(epoch FROM jq_endtime - jq_starttime) FROM jobqueue WHERE jq_pk = " +
       std::to_string(jq_pk)));
 }

@@ -86,14 +86,15 @@ Outcome run(long long rows, int hosts, bool ssh, int per_host = 2,
     mark = log_mark();
   }
   h.start();
+  test::Session db(h.db().conninfo());
   test::SchedulerHarness::Step step;
   step.type = "trivial";
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  long long pk = h.queue(step);
+  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
   Outcome out;
-  if (!bench::wait_ended(h, pk, 3600s)) throw std::runtime_error("step did not end:\n" + h.log());
-  out.seconds = bench::step_seconds(h, pk);  // jq_starttime to jq_endtime
+  if (!bench::wait_ended(db, pk, 3600s)) throw std::runtime_error("step did not end:\n" + h.log());
+  out.seconds = bench::step_seconds(db, pk);  // jq_starttime to jq_endtime
   out.rows = h.items(pk);
   out.endtext = h.endtext(pk);
   out.hwm_kib = vm_hwm_kib(h.process()->pid());
@@ -197,14 +198,15 @@ void vs_xargs(long long items, long long sample) {
   s.agents = {test::AgentConf{"win", agent + " --window=32", 2, "", false, ""}};
   test::SchedulerHarness h(s);
   h.start();
+  test::Session db(h.db().conninfo());
   test::SchedulerHarness::Step step;
   step.type = "win";
   step.args = fmt::format("SELECT md5(i::text) AS k FROM generate_series(1, {}) i", items);
   step.runonpfile = "k";
-  long long pk = h.queue(step);
-  if (!bench::wait_ended(h, pk, 600s) || h.endtext(pk) != "Completed")
+  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  if (!bench::wait_ended(db, pk, 600s) || h.endtext(pk) != "Completed")
     throw std::runtime_error("(f) the step did not complete:\n" + h.log());
-  double secs = std::stod(h.db().query(fmt::format(
+  double secs = std::stod(db.query(fmt::format(
       "SELECT extract(epoch FROM jq_endtime - job_queued) FROM jobqueue JOIN job ON job_pk = "
       "jq_job_fk WHERE jq_pk = {}",
       pk)));

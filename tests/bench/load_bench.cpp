@@ -65,17 +65,18 @@ void drain(long steps, long drained) {
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   bench::wait_running(h);
+  test::Session db(h.db().conninfo());
   pid_t pid = h.process()->pid();
   double cpu0 = bench::cpu_seconds(pid);
   fmt::print("(e) queueing {} one-line steps ...\n", steps);
-  h.db().query(fmt::format(
+  db.query(fmt::format(
       "SELECT count(queue_step(queue_job('bench'), 'ok', 'x' || g)) FROM generate_series(1, {}) g",
       steps));
   auto t0 = Clock::now(), shown = t0;
   long ended = 0;
   while (ended < drained) {
     sleep(1);
-    ended = std::stol(h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL"));
+    ended = std::stol(db.query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL"));
     if (Clock::now() - shown > 15s) {
       shown = Clock::now();
       fmt::print("    {} of {} steps ended after {:.0f} s, scheduler RSS {} KiB\n", ended, drained,
@@ -86,11 +87,10 @@ void drain(long steps, long drained) {
   }
   double cpu = bench::cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
-  std::string completed =
-      h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'");
+  std::string completed = db.query("SELECT count(*) FROM jobqueue WHERE jq_endtext = 'Completed'");
   double secs =
-      std::stod(h.db().query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
-                             "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
+      std::stod(db.query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
+                         "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
   fmt::print(
       "    {} steps ended in {:.1f} s ({:.0f} steps/s, {} Completed); scheduler CPU "
       "{:.2f} s, VmHWM {} KiB\n",
@@ -108,9 +108,9 @@ void drain(long steps, long drained) {
 }
 
 // INSERT -> first OK of a new step of stamp_agent (type `stamp`, writing into `dir`), from the
-// database's clock at the INSERT to the agent's own at its OK.
-double first_ok_ms(test::SchedulerHarness& h, const std::string& dir) {
-  auto row = h.db().rows(
+// database's clock at the INSERT to the agent's own at its OK. Queued through `db`.
+double first_ok_ms(test::Session& db, const std::string& dir) {
+  auto row = db.rows(
       "SELECT queue_step(queue_job('bench'), 'stamp', 'x'), "
       "(extract(epoch FROM clock_timestamp()) * 1e9)::bigint");
   auto bar = row.at(0).find('|');
@@ -142,23 +142,24 @@ void left_out(long queued, int samples) {
   test::SchedulerHarness& h = bench::kept_harness(s);
   h.start();
   bench::wait_running(h);
+  test::Session db(h.db().conninfo());
   std::vector<double> idle, behind;
-  for (int i = 0; i < samples; ++i) idle.push_back(first_ok_ms(h, dir.path()));
+  for (int i = 0; i < samples; ++i) idle.push_back(first_ok_ms(db, dir.path()));
   fmt::print("(e) {} one-line steps of a type at max 1 queued ...\n", queued);
-  std::string first = h.db().query(fmt::format(
+  std::string first = db.query(fmt::format(
       "SELECT min(queue_step(queue_job('bench'), 'one', 'x' || g)) FROM generate_series(1, {}) g",
       queued));
   long long warm = std::stoll(first) + std::min(queued, 31L) - 1;  // (the drain is under way)
-  if (!test::eventually([&] { return !h.column(warm, "jq_endtime").empty(); }, 120s))
+  if (!bench::wait_ended(db, warm, 120s))
     throw std::runtime_error("the steps of the type at max 1 do not run");
   pid_t pid = h.process()->pid();
-  bench::BackendsCpu pg(h);
+  bench::BackendsCpu pg(h, db);
   double cpu0 = bench::cpu_seconds(pid), pg0 = pg.seconds();
   auto t0 = Clock::now();
-  for (int i = 0; i < samples; ++i) behind.push_back(first_ok_ms(h, dir.path()));
+  for (int i = 0; i < samples; ++i) behind.push_back(first_ok_ms(db, dir.path()));
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   double cpu = bench::cpu_seconds(pid) - cpu0, pgcpu = pg.seconds() - pg0;
-  std::string ended = h.db().query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL");
+  std::string ended = db.query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL");
   h.stop(SIGQUIT);  // the steps not drained stay queued
   double with = median_of(behind), without = median_of(idle);
   fmt::print(
@@ -194,7 +195,8 @@ void five_hundred(int agents) {
   step.type = "busy";
   step.args = fmt::format("SELECT md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  long long busy = h.queue(step);
+  test::Session db(h.db().conninfo());
+  long long busy = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
   auto t0 = Clock::now();
   std::size_t running = 0;
   while ((running = children(pid)) < static_cast<std::size_t>(agents)) {
@@ -206,12 +208,12 @@ void five_hundred(int agents) {
              std::chrono::duration<double>(Clock::now() - t0).count());
   std::vector<double> ms, spawn_ms;
   for (int i = 0; i < 10 && children(pid) >= static_cast<std::size_t>(agents); ++i) {
-    ms.push_back(first_ok_ms(h, dir.path()));
+    ms.push_back(first_ok_ms(db, dir.path()));
     // The same agent spawned by hand right after, under the same load: what the VM itself
     // takes to start a process and read its OK at this moment.
     spawn_ms.push_back(bench::spawn_to_ok_ms(stamp, dir.path()));
   }
-  if (!bench::wait_ended(h, busy, 600s)) throw std::runtime_error("the busy step did not end");
+  if (!bench::wait_ended(db, busy, 600s)) throw std::runtime_error("the busy step did not end");
   double cpu = bench::cpu_seconds(pid) - cpu0;
   long hwm = status_kib(pid, "VmHWM");
   long long items = h.items(busy);

@@ -194,15 +194,16 @@ double sql(long rows, int window) {
       1, "", false, ""}};
   test::SchedulerHarness h(s);
   h.start();  // inherits this process's CPU 0, and so do its agents
+  test::Session db(h.db().conninfo());
   test::SchedulerHarness::Step step;
   step.type = "win";
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  long long pk = h.queue(step);
-  if (!bench::wait_ended(h, pk, std::chrono::minutes(10)))
+  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  if (!bench::wait_ended(db, pk, std::chrono::minutes(10)))
     throw std::runtime_error("sql: the step did not end");
   if (h.endtext(pk) != "Completed") throw std::runtime_error("sql: step " + h.endtext(pk));
-  return static_cast<double>(rows) / bench::step_seconds(h, pk);
+  return static_cast<double>(rows) / bench::step_seconds(db, pk);
 }
 
 // The best of 3 runs of f(n / 3) and of g(n / 3), run in turn (f, g, f, g, f, g), so that a

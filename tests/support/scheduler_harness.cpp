@@ -262,18 +262,21 @@ RunResult SchedulerHarness::run(std::vector<std::string> args, std::chrono::mill
 }
 
 long long SchedulerHarness::queue(const Step& step) {
+  return std::stoll(db_.query(queue_sql(step)));
+}
+
+std::string SchedulerHarness::queue_sql(const Step& step) {
   std::string deps = "{";
   for (std::size_t i = 0; i < step.depends.size(); ++i) {
     if (i) deps += ',';
     deps += std::to_string(step.depends[i]);
   }
   deps += "}";
-  std::string sql = fmt::format(
+  return fmt::format(
       "SELECT queue_step(queue_job('test', NULL, {}, NULL, NULL), {}, {}, '{}', {}, "
       "{}, {})",
       step.priority, literal(step.type), literal(step.args), deps, literal(step.runonpfile),
       literal(step.host), literal(step.cmd_args));
-  return std::stoll(db_.query(sql));
 }
 
 bool SchedulerHarness::wait_ended(long long jq_pk, std::chrono::milliseconds timeout) {

@@ -89,6 +89,8 @@ class SchedulerHarness {
     std::optional<std::string> runonpfile{}, host{}, cmd_args{};
   };
   long long queue(const Step& step);  // a new job with one step; returns its jq_pk
+  // The statement queue() runs (one row, the jq_pk), for a connection of the caller's own.
+  static std::string queue_sql(const Step& step);
   long long queue(const std::string& type, const std::string& args) {
     Step step;
     step.type = type;

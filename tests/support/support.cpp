@@ -251,15 +251,30 @@ TempDatabase::~TempDatabase() {
 }
 
 std::string TempDatabase::query(const std::string& sql) const {
-  Conn c = connect(conninfo_);
-  Result r = exec(c.get(), sql);
+  return Session(conninfo_).query(sql);
+}
+
+std::vector<std::string> TempDatabase::rows(const std::string& sql) const {
+  return Session(conninfo_).rows(sql);
+}
+
+// ---- Session ------------------------------------------------------------------------------
+void Session::Finish::operator()(pg_conn* c) const {
+  PQfinish(c);
+}
+
+Session::Session(const std::string& conninfo) : conn_(connect(conninfo).release()) {}
+
+Session::~Session() = default;
+
+std::string Session::query(const std::string& sql) {
+  Result r = exec(conn_.get(), sql);
   if (PQntuples(r.get()) == 0 || PQnfields(r.get()) == 0) return "";
   return std::string(PQgetvalue(r.get(), 0, 0), static_cast<size_t>(PQgetlength(r.get(), 0, 0)));
 }
 
-std::vector<std::string> TempDatabase::rows(const std::string& sql) const {
-  Conn c = connect(conninfo_);
-  Result r = exec(c.get(), sql);
+std::vector<std::string> Session::rows(const std::string& sql) {
+  Result r = exec(conn_.get(), sql);
   std::vector<std::string> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
     std::string line;

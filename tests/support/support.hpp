@@ -7,9 +7,12 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+struct pg_conn;
 
 namespace test {
 
@@ -38,6 +41,27 @@ std::string cluster_conninfo();
 // "ssh -F /dev/null ... -i <key> -p <port>"; append the host and the remote command.
 // Throws if the fixture is not up.
 std::string ssh_command();
+
+// One connection, kept open for the queries made through it. TempDatabase::query() connects
+// for each query: on these VMs a backend's start and exit cost ~25-45 ms of PostgreSQL's CPU
+// (most of it at exit, after the query has answered), which a benchmark that polls or queues
+// through it takes from what it measures. Not thread-safe.
+class Session {
+ public:
+  explicit Session(const std::string& conninfo);  // throws std::runtime_error
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  // As TempDatabase::query() and rows(), on this connection.
+  std::string query(const std::string& sql);
+  std::vector<std::string> rows(const std::string& sql);
+
+ private:
+  struct Finish {
+    void operator()(pg_conn* c) const;
+  };
+  std::unique_ptr<pg_conn, Finish> conn_;
+};
 
 // A new database in the fixture cluster (or in the cluster whose maintenance database
 // `cluster_conninfo` names), dropped (WITH FORCE) by the destructor.
