@@ -1,11 +1,10 @@
 // What the benchmarks share besides their RESULT lines: the CPU of a process and of the
 // scheduler's database connections, harnesses kept to the end, and waiting for a step to end
 // without disturbing what is measured. A benchmark queues, polls and reads its figures through
-// one test::Session a case: a new connection a query (TempDatabase::query, and with it
-// SchedulerHarness::wait_ended, which polls every 10 ms) costs ~25-45 ms of PostgreSQL's CPU on
-// these VMs, most of it in the backend's exit after the query has answered, while the step
-// measured runs. A poll through the session costs ~0.1 ms; those for a step's end are 250 ms
-// apart (b's, whose step ends within milliseconds, 10 ms).
+// one test::Session a case: a new connection a query (TempDatabase::query) costs ~25-45 ms of
+// PostgreSQL's CPU on these VMs, most of it in the backend's exit after the query has answered,
+// while the step measured runs. A poll through the session costs it ~35 us; those for a step's end
+// are 250 ms apart (b's, whose step ends within milliseconds, 10 ms).
 #pragma once
 
 #include <unistd.h>

@@ -308,7 +308,19 @@ std::string SchedulerHarness::column(long long jq_pk, const std::string& column)
   for (char c : column)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
       throw std::invalid_argument("column: bad name '" + column + "'");
-  return db_.query(fmt::format("SELECT {}::text FROM jobqueue WHERE jq_pk = {}", column, jq_pk));
+  const std::string sql =
+      fmt::format("SELECT {}::text FROM jobqueue WHERE jq_pk = {}", column, jq_pk);
+  // A SELECT: sent again once on a new connection when the kept one was lost (the cluster
+  // restarted, the backend was terminated); an SQL error, or a second failure, is thrown.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!reader_) reader_ = std::make_unique<Session>(db_.conninfo());
+      return reader_->query(sql);
+    } catch (const std::exception&) {
+      if (attempt > 0 || (reader_ && reader_->connected())) throw;
+      reader_.reset();
+    }
+  }
 }
 
 }  // namespace test

@@ -98,6 +98,9 @@ class SchedulerHarness {
     return queue(step);
   }
 
+  // These read through a connection the harness keeps open (Session), made again when it was
+  // lost: tests poll them every 10 ms, and a new connection a query cost PostgreSQL ~25-45 ms
+  // of CPU on these VMs (tests/bench/how_measured.md). Not thread-safe.
   // Waits until the step has ended (jq_endtime set); false on timeout.
   bool wait_ended(long long jq_pk, std::chrono::milliseconds timeout = 60s);
   bool wait_started(long long jq_pk, std::chrono::milliseconds timeout = 60s);
@@ -110,6 +113,7 @@ class SchedulerHarness {
  private:
   SchedulerSettings settings_;
   TempDatabase db_;
+  std::unique_ptr<Session> reader_;  // for column(); after db_, so closed before it is dropped
   TempDir conf_;
   std::string log_path_;
   std::unique_ptr<Child> scheduler_;

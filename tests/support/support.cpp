@@ -267,6 +267,10 @@ Session::Session(const std::string& conninfo) : conn_(connect(conninfo).release(
 
 Session::~Session() = default;
 
+bool Session::connected() const {
+  return PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
 std::string Session::query(const std::string& sql) {
   Result r = exec(conn_.get(), sql);
   if (PQntuples(r.get()) == 0 || PQnfields(r.get()) == 0) return "";

@@ -55,6 +55,8 @@ class Session {
   // As TempDatabase::query() and rows(), on this connection.
   std::string query(const std::string& sql);
   std::vector<std::string> rows(const std::string& sql);
+  // Whether the connection is still up (false once a query found it lost).
+  bool connected() const;
 
  private:
   struct Finish {
