@@ -167,6 +167,14 @@ std::shared_ptr<const Config> configured(Config config, const Options& options) 
   return std::make_shared<const Config>(std::move(config));
 }
 
+// The result of sql::kPlanner. Not fatal: without it a poll only costs more while jobqueue has
+// no statistics.
+void check_planner(const QueryResult& r) {
+  if (!r.ok() && !r.connection_lost())
+    log::warning("cannot apply the scheduler's planner settings ({}): {}", sql::kPlanner,
+                 r.error());
+}
+
 // The running daemon: the loop, the scheduler, its signals and its control interface.
 class Service {
  public:
@@ -182,6 +190,7 @@ class Service {
     db_.keep_connected({[](const std::string& why) { database_lost(why); },
                         [this](Clock::duration outage) { database_up(outage); }});
     db_.on_reconnect(sql::kTryLock, [this](const QueryResult& r) { check_lock(r); });
+    db_.on_reconnect(sql::kPlanner, [](const QueryResult& r) { check_planner(r); });
     Interface control(scheduler_, db_,
                       {[this] { reload(); }, graceful, [this] { stop(true); }, d_.options.daemon});
     try {
@@ -372,6 +381,7 @@ int run(Daemon& d) {
       log::fatal("another scheduler is running on this database; refusing to start");
       return kRunning;
     }
+    check_planner(db.exec_blocking(sql::kPlanner));
     if (std::string why = schema_too_old(db); !why.empty()) {
       log::fatal("{}", why);
       return kDatabase;

@@ -321,4 +321,51 @@ TEST_F(Reconnect, LockTakenMeanwhileStopsWithExitCode5) {
   EXPECT_EQ(h.column(step, "jq_endtime"), "");
 }
 
+// A new database, never analyzed (autovacuum has not come by), with 10,000 steps queued: the
+// scheduler's polls read jobqueue_ready_idx in order, never the whole backlog, before and after
+// a restart (its planner settings, sql::kPlanner, are made again on every connection). With
+// bitmap scans allowed, each poll returned every entry of that index (one poll alone more than
+// the bound below); in order, ~40 entries a poll (the steps it returns and those in memory).
+TEST_F(Reconnect, PollsReadANeverAnalyzedBacklogInOrderAcrossARestart) {
+  constexpr int kQueued = 10000;
+  auto s = settings();
+  s.hosts[0].max = 1;  // no type with a max of its own: the plain poll (sql::kReadySteps)
+  s.agents = {test::fake_agent("quick")};
+  SchedulerHarness h(s, cluster.conninfo());
+  h.db().query("ALTER TABLE jobqueue SET (autovacuum_enabled = off)");  // no ANALYZE meanwhile
+  h.db().query(
+      "SELECT count(queue_step(queue_job('j'), 'quick', 'x' || g)) "
+      "FROM generate_series(1, " +
+      std::to_string(kQueued) + ") g");
+  auto counter = std::make_unique<test::Session>(h.db().conninfo());
+  auto ended = [&] {
+    return std::stol(counter->query("SELECT count(*) FROM jobqueue WHERE jq_endtime IS NOT NULL"));
+  };
+  h.start();
+  ASSERT_TRUE(test::eventually([&] { return ended() >= 100; }, 60s)) << h.log();
+  cluster.restart();
+  counter = std::make_unique<test::Session>(h.db().conninfo());
+  long before = ended();
+  ASSERT_TRUE(test::eventually([&] { return ended() >= before + 100; }, 60s)) << h.log();
+  h.stop();
+  counter.reset();
+  // A backend's statistics are written when it exits: wait for the scheduler's to be gone.
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        return h.db().query(
+                   "SELECT count(*) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND pid <> pg_backend_pid()") == "0";
+      },
+      30s));
+  EXPECT_EQ(h.db().query("SELECT reltuples < 0 FROM pg_class WHERE relname = 'jobqueue'"), "t");
+  auto read = h.db().rows(
+      "SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes "
+      "WHERE indexrelname = 'jobqueue_ready_idx'");
+  ASSERT_EQ(read.size(), 1u);
+  long scans = std::stol(read[0].substr(0, read[0].find('|')));
+  long entries = std::stol(read[0].substr(read[0].find('|') + 1));
+  EXPECT_GT(scans, 1) << "polls that read the index";
+  EXPECT_LT(entries, kQueued / 2) << "index entries read by " << scans << " scans";
+}
+
 }  // namespace
