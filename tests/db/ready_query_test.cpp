@@ -76,6 +76,13 @@ std::string expect_a_short_read(const test::TempDatabase& db, const std::string&
   return text;
 }
 
+// The schema, with autovacuum off for jobqueue: its statistics stay as the test leaves them
+// (none until the test runs ANALYZE).
+void install_without_analyze(const test::TempDatabase& db) {
+  jobline::schema::install(db.conninfo());
+  db.query("ALTER TABLE jobqueue SET (autovacuum_enabled = off)");
+}
+
 TEST(ReadyQuery, StepsCarryTheirJobsPriority) {
   test::TempDatabase db;
   jobline::schema::install(db.conninfo());
@@ -260,8 +267,7 @@ TEST(ReadyQuery, TwentyThousandQueuedStepsAreReadInOrderFromTheIndex) {
 // one.
 TEST(ReadyQuery, ANeverAnalyzedBacklogIsReadInOrder) {
   test::TempDatabase db;
-  jobline::schema::install(db.conninfo());
-  db.query("ALTER TABLE jobqueue SET (autovacuum_enabled = off)");  // no ANALYZE meanwhile
+  install_without_analyze(db);
   db.query(
       "SELECT count(queue_step(queue_job('j'), 'a', 'x' || g)) FROM generate_series(1, 5000) g");
   ASSERT_EQ(db.query("SELECT reltuples < 0 FROM pg_class WHERE relname = 'jobqueue'"), "t");
@@ -281,8 +287,7 @@ TEST(ReadyQuery, ANeverAnalyzedBacklogIsReadInOrder) {
 // plain poll then read jobqueue_unfinished_idx, every queued step, and sorted them.
 TEST(ReadyQuery, StatisticsFromAnEndedQueueDoNotMakeAPollReadTheBacklog) {
   test::TempDatabase db;
-  jobline::schema::install(db.conninfo());
-  db.query("ALTER TABLE jobqueue SET (autovacuum_enabled = off)");  // no ANALYZE meanwhile
+  install_without_analyze(db);
   db.query(
       "SELECT count(queue_step(queue_job('done'), 'a', 'x' || g)) FROM generate_series(1, 20) g");
   db.query("UPDATE jobqueue SET jq_starttime = now(), jq_endtime = now(), jq_end_bits = 1");
