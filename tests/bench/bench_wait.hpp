@@ -86,6 +86,11 @@ inline void wait_running(test::SchedulerHarness& h) {
     throw std::runtime_error("the scheduler did not start:\n" + h.log());
 }
 
+// Queues `step` (a new job) through `session`; returns its jq_pk.
+inline long long queue(test::Session& session, const test::SchedulerHarness::Step& step) {
+  return std::stoll(session.query(test::SchedulerHarness::queue_sql(step)));
+}
+
 // Polls through `session` until step `jq_pk` has ended; false after `timeout`.
 inline bool wait_ended(test::Session& session, long long jq_pk, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

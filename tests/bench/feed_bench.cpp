@@ -91,7 +91,7 @@ Outcome run(long long rows, int hosts, bool ssh, int per_host = 2,
   step.type = "trivial";
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  long long pk = bench::queue(db, step);
   Outcome out;
   if (!bench::wait_ended(db, pk, 3600s)) throw std::runtime_error("step did not end:\n" + h.log());
   out.seconds = bench::step_seconds(db, pk);  // jq_starttime to jq_endtime
@@ -203,7 +203,7 @@ void vs_xargs(long long items, long long sample) {
   step.type = "win";
   step.args = fmt::format("SELECT md5(i::text) AS k FROM generate_series(1, {}) i", items);
   step.runonpfile = "k";
-  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  long long pk = bench::queue(db, step);
   if (!bench::wait_ended(db, pk, 600s) || h.endtext(pk) != "Completed")
     throw std::runtime_error("(f) the step did not complete:\n" + h.log());
   double secs = std::stod(db.query(fmt::format(

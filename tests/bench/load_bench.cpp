@@ -196,7 +196,7 @@ void five_hundred(int agents) {
   step.args = fmt::format("SELECT md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
   test::Session db(h.db().conninfo());
-  long long busy = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  long long busy = bench::queue(db, step);
   auto t0 = Clock::now();
   std::size_t running = 0;
   while ((running = children(pid)) < static_cast<std::size_t>(agents)) {

@@ -199,7 +199,7 @@ double sql(long rows, int window) {
   step.type = "win";
   step.args = fmt::format("SELECT i AS id, md5(i::text) AS k FROM generate_series(1, {}) i", rows);
   step.runonpfile = "k";
-  long long pk = std::stoll(db.query(test::SchedulerHarness::queue_sql(step)));
+  long long pk = bench::queue(db, step);
   if (!bench::wait_ended(db, pk, std::chrono::minutes(10)))
     throw std::runtime_error("sql: the step did not end");
   if (h.endtext(pk) != "Completed") throw std::runtime_error("sql: step " + h.endtext(pk));

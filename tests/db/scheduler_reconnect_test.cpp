@@ -348,17 +348,18 @@ TEST_F(Reconnect, PollsReadANeverAnalyzedBacklogInOrderAcrossARestart) {
   long before = ended();
   ASSERT_TRUE(test::eventually([&] { return ended() >= before + 100; }, 60s)) << h.log();
   h.stop();
-  counter.reset();
-  // A backend's statistics are written when it exits: wait for the scheduler's to be gone.
+  // A backend's statistics are written when it exits: wait for the scheduler's to be gone. (The
+  // wait polls through the kept session: a new connection each poll would leave backends of its
+  // own exiting.)
   ASSERT_TRUE(test::eventually(
       [&] {
-        return h.db().query(
+        return counter->query(
                    "SELECT count(*) FROM pg_stat_activity "
                    "WHERE datname = current_database() AND pid <> pg_backend_pid()") == "0";
       },
       30s));
-  EXPECT_EQ(h.db().query("SELECT reltuples < 0 FROM pg_class WHERE relname = 'jobqueue'"), "t");
-  auto read = h.db().rows(
+  EXPECT_EQ(counter->query("SELECT reltuples < 0 FROM pg_class WHERE relname = 'jobqueue'"), "t");
+  auto read = counter->rows(
       "SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes "
       "WHERE indexrelname = 'jobqueue_ready_idx'");
   ASSERT_EQ(read.size(), 1u);
