@@ -106,7 +106,8 @@ long QueryResult::affected() const {
   return n && *n ? std::atol(n) : 0;
 }
 
-Database::Database(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+Database::Database(std::string conninfo)
+    : conninfo_(std::move(conninfo)), group_end_([this] { close_group(); }) {}
 
 Database::~Database() {
   retry_.reset();
@@ -195,8 +196,10 @@ void Database::close() {
   connecting_ = false;
   pipelined_ = false;
   inflight_.clear();
+  complete_ = 0;
   queue_.clear();
-  current_result_.reset();
+  open_group_ = 0;
+  group_end_.cancel();
   on_connected_ = nullptr;
 }
 
@@ -268,17 +271,58 @@ QueryResult Database::exec_blocking(const std::string& sql, const Params& params
 }
 
 void Database::query(std::string sql, Params params, ResultFn done) {
-  queue_.push_back({std::move(sql), std::move(params), std::move(done), "", false});
+  push({std::move(sql), std::move(params), std::move(done)});
+}
+
+void Database::push(Request r) {
+  open_group_ = 0;  // the writes before it go first, as a group of their own
+  queue_.push_back(std::move(r));
   send_next();
 }
 
-void Database::query_latest(std::string key, std::string sql, Params params) {
+void Database::write(std::string sql, Params params, ResultFn done) {
+  push_write({std::move(sql), std::move(params), std::move(done)});
+}
+
+void Database::write_latest(std::string key, std::string sql, Params params) {
   auto same = std::find_if(queue_.begin(), queue_.end(), [&](const Request& r) {
     return !key.empty() && !r.session && r.key == key;
   });
-  if (same != queue_.end()) queue_.erase(same);
-  queue_.push_back({std::move(sql), std::move(params), {}, std::move(key), false});
+  if (same != queue_.end()) {
+    auto at = static_cast<std::size_t>(same - queue_.begin());
+    if (at + open_group_ >= queue_.size()) --open_group_;
+    // The last of its group: the sync point moves to the one before it.
+    if (same->sync && at > 0 && !queue_[at - 1].sync) queue_[at - 1].sync = true;
+    queue_.erase(same);
+  }
+  push_write({std::move(sql), std::move(params), {}, std::move(key)});
+}
+
+// Joins the group open at the tail of the queue (or opens one), which waits for the end of
+// this pass of the loop, or until it holds as many statements as may be in flight.
+void Database::push_write(Request r) {
+  if (depth_ <= 1) {
+    push(std::move(r));
+    return;
+  }
+  if (open_group_ > 0) queue_.back().sync = false;
+  queue_.push_back(std::move(r));
+  if (++open_group_ >= depth_)
+    close_group();
+  else
+    group_end_.request();
+}
+
+void Database::close_group() {
+  open_group_ = 0;
   send_next();
+}
+
+// The statements of the transaction at the head of the queue: up to its sync point.
+std::size_t Database::transaction_size() const {
+  std::size_t n = 0;
+  while (n + 1 < queue_.size() && !queue_[n].sync) ++n;
+  return n + 1;
 }
 
 void Database::listen(const std::string& channel, std::function<void(const std::string&)> fn) {
@@ -302,10 +346,14 @@ std::string Database::literal(std::string_view text) const {
   return out;
 }
 
-// Sends the head of the queue while fewer than depth_ statements are in flight. Not connected:
-// a kept connection's statements wait; the others fail.
+// Sends the transaction at the head of the queue (one statement, or a group of writes with
+// their sync point) while it fits in the depth_ statements that may be in flight; a group
+// still open to this pass's writes waits. Not connected: a kept connection's statements
+// wait; the others fail.
 void Database::send_next() {
-  while (inflight_.size() < (pipelined_ ? depth_ : 1) && !connecting_ && !queue_.empty()) {
+  while (!connecting_ && !queue_.empty()) {
+    std::size_t depth = pipelined_ ? depth_ : 1;
+    if (inflight_.size() >= depth) return;
     if (!connected()) {
       if (keep_ || !inflight_.empty()) return;
       Request r = std::move(queue_.front());
@@ -313,21 +361,35 @@ void Database::send_next() {
       if (r.done) r.done(QueryResult("no database connection", "08003"));
       continue;
     }
-    Request r = std::move(queue_.front());
-    queue_.pop_front();
-    int ok = send(r);
-    if (ok && pipelined_) ok = PQpipelineSync(conn_);
-    if (!ok && PQstatus(conn_) == CONNECTION_BAD) {
-      inflight_.push_back(std::move(r));  // lose() puts it back (kept) or fails it
+    if (queue_.size() <= open_group_) return;
+    std::size_t n = pipelined_ ? transaction_size() : 1;
+    if (!inflight_.empty() && inflight_.size() + n > depth) return;
+    std::vector<Request> refused;
+    bool sent = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      Request r = std::move(queue_.front());
+      queue_.pop_front();
+      if (send(r)) {
+        inflight_.push_back(std::move(r));
+        sent = true;
+      } else if (PQstatus(conn_) == CONNECTION_BAD) {
+        for (auto& f : refused) inflight_.push_back(std::move(f));
+        inflight_.push_back(std::move(r));  // lose() puts them back (kept) or fails them
+        lose(message_of(conn_));
+        return;
+      } else {
+        refused.push_back(std::move(r));
+      }
+    }
+    if (sent && pipelined_ && !PQpipelineSync(conn_)) {
+      for (auto& f : refused) inflight_.push_back(std::move(f));
       lose(message_of(conn_));
       return;
     }
-    if (!ok) {
-      if (r.done) r.done(QueryResult(message_of(conn_), "08006"));
-      continue;
-    }
-    if (inflight_.empty()) current_result_.reset();
-    inflight_.push_back(std::move(r));
+    std::string why = refused.empty() ? "" : message_of(conn_);
+    for (auto& r : refused)
+      if (r.done) r.done(QueryResult(why, "08006"));
+    if (!conn_ || !sent) continue;  // (a callback may have closed it)
     if (PQflush(conn_) == 1 && !want_write_) {
       want_write_ = true;
       socket_watch_ = Source::watch_fd(PQsocket(conn_), GIOCondition(G_IO_IN | G_IO_OUT),
@@ -343,6 +405,8 @@ void Database::send_next() {
 bool Database::send(Request& r) {
   r.prepares = -1;
   r.results = 0;
+  r.ends = 0;
+  r.result.reset();
   ParamArrays a(r.params);
   int n = static_cast<int>(a.values.size());
   auto named = pipelined_ ? std::find(prepared_sql_.begin(), prepared_sql_.end(), r.sql)
@@ -383,60 +447,93 @@ bool Database::on_socket(GIOCondition condition) {
   return conn_ != nullptr;
 }
 
-// Takes every complete result of the statements in flight, in order. One statement is done
-// when PQgetResult returns NULL (one at a time) or at its sync point (pipeline mode). Its
-// callback may queue more statements (or close).
+// Takes every complete result of the statements in flight, in order. One at a time, a
+// statement is done when PQgetResult returns NULL. In pipeline mode each command's results end
+// with a NULL (a statement is one command, or two with its prepare first), and the statements
+// of one transaction are done at its sync point. Their callbacks may queue more statements (or
+// close).
 void Database::collect_results() {
-  bool after_end = false;  // two ends in a row: the next result has not arrived yet
   while (!inflight_.empty() && conn_ && !PQisBusy(conn_)) {
     if (PQstatus(conn_) != CONNECTION_OK) {  // libpq's "result" would be the lost connection
       lose(message_of(conn_));
       return;
     }
     PGresult* res = PQgetResult(conn_);
-    if (pipelined_) {
-      if (!res) {  // the end of a statement's results: its sync point follows
-        if (std::exchange(after_end, true)) break;
-        continue;
-      }
-      after_end = false;
-      if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
-        PQclear(res);
-        finish_head();
-        continue;
-      }
-    } else if (!res) {
-      finish_head();
+    if (!pipelined_) {
+      if (res)
+        take_result(res);
+      else
+        finish_transaction();
       continue;
     }
-    QueryResult r(res);
-    Request& head = inflight_.front();
-    // The prepare's answer comes first. One that failed (the pipeline then aborts the
-    // statement behind it) is made again with the next use, which gets the same error.
-    if (head.results++ == 0 && head.prepares >= 0)
-      prepared_now_[static_cast<std::size_t>(head.prepares)] =
-          r.ok() ? Prepared::kYes : Prepared::kNo;
-    // The statement's own result (a prepare's comes first), unless an earlier one failed.
-    if (!current_result_ || current_result_->ok()) current_result_ = std::move(r);
+    if (res && PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+      PQclear(res);
+      finish_transaction();
+      continue;
+    }
+    if (complete_ == inflight_.size()) {  // only the sync point is due
+      if (!res) break;
+      PQclear(res);
+      continue;
+    }
+    if (res) {
+      take_result(res);
+      continue;
+    }
+    Request& r = inflight_[complete_];
+    if (r.ends == r.results) break;  // no result since the last end: the next has not arrived
+    if (++r.ends == (r.prepares >= 0 ? 2 : 1)) ++complete_;
   }
 }
 
-// The head of the statements in flight is done: its callback gets its result (or, aborted by
-// a conflict on a kept connection, it is sent again).
-void Database::finish_head() {
-  Request done = std::move(inflight_.front());
-  inflight_.pop_front();
-  QueryResult result = current_result_ ? *current_result_ : QueryResult();
-  current_result_.reset();
-  if (keep_ && !done.session && result.conflict() && done.conflicts < kConflictRetries) {
-    ++done.conflicts;
-    log::warning("database statement aborted by PostgreSQL ({}); sending it again ({} of {})",
-                 result.error(), done.conflicts, kConflictRetries);
-    queue_.push_front(std::move(done));
+// A result of the statement being read.
+void Database::take_result(pg_result* res) {
+  QueryResult r(res);
+  Request& head = inflight_[complete_];
+  // The prepare's answer comes first. One that failed (the pipeline then aborts the
+  // statement behind it) is made again with the next use, which gets the same error.
+  if (head.results++ == 0 && head.prepares >= 0)
+    prepared_now_[static_cast<std::size_t>(head.prepares)] =
+        r.ok() ? Prepared::kYes : Prepared::kNo;
+  // The statement's own result (a prepare's comes first), unless an earlier one failed.
+  if (!head.result || head.result->ok()) head.result = std::move(r);
+}
+
+// The transaction at the head of the statements in flight is done (its sync point, or the
+// end of a statement sent alone). Its callbacks get their results, in order. A group of
+// writes in which one failed was rolled back: each is sent again on its own. A statement
+// aborted by a conflict on a kept connection is sent again.
+void Database::finish_transaction() {
+  std::size_t n = std::clamp<std::size_t>(complete_, 1, inflight_.size());
+  complete_ = 0;
+  std::vector<Request> done;
+  for (std::size_t i = 0; i < n; ++i) {
+    done.push_back(std::move(inflight_.front()));
+    inflight_.pop_front();
+  }
+  auto failed = [](const Request& r) { return r.result && !r.result->ok(); };
+  if (auto first = std::find_if(done.begin(), done.end(), failed); n > 1 && first != done.end()) {
+    log::debug("database: a group of {} writes rolled back ({}); sending each on its own", n,
+               first->result->error());
+    for (auto r = done.rbegin(); r != done.rend(); ++r) {
+      r->sync = true;
+      queue_.push_front(std::move(*r));
+    }
     send_next();
     return;
   }
-  if (done.done) done.done(result);
+  Request& head = done.front();
+  if (n == 1 && keep_ && !head.session && failed(head) && head.result->conflict() &&
+      head.conflicts < kConflictRetries) {
+    ++head.conflicts;
+    log::warning("database statement aborted by PostgreSQL ({}); sending it again ({} of {})",
+                 head.result->error(), head.conflicts, kConflictRetries);
+    queue_.push_front(std::move(head));
+    send_next();
+    return;
+  }
+  for (auto& r : done)
+    if (r.done) r.done(r.result ? *r.result : QueryResult());
   send_next();
 }
 
@@ -484,7 +581,7 @@ void Database::lose(const std::string& reason) {
   for (auto r = inflight_.rbegin(); r != inflight_.rend(); ++r)
     if (!r->session) queue_.push_front(std::move(*r));
   inflight_.clear();
-  current_result_.reset();
+  complete_ = 0;
   std::erase_if(queue_, [](const Request& r) { return r.session; });
   retry_ = Source::timer(backoff_.next(), [this] { connect_async(); });
   if (!outage_since_) {
@@ -496,9 +593,10 @@ void Database::lose(const std::string& reason) {
 void Database::fail_all(const std::string& why) {
   std::deque<Request> failed = std::move(inflight_);
   inflight_.clear();
-  current_result_.reset();
+  complete_ = 0;
   for (auto& r : queue_) failed.push_back(std::move(r));
   queue_.clear();
+  open_group_ = 0;
   for (auto& r : failed)
     if (r.done) r.done(QueryResult(why, "08006"));
   if (on_broken_) on_broken_(why);

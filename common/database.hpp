@@ -11,6 +11,14 @@
 // back in FIFO order. In pipeline mode, statements named by prepare() are parsed and planned
 // once per connection (a named prepared statement, made in the same pipeline as its first use).
 //
+// Writes (write(), write_latest()) queued one after another in the same pass of the loop form
+// a group that is sent when the pass ends, with one sync point after its last statement: one
+// implicit transaction, one commit (and one WAL flush) for all of them. Their callbacks run
+// once that commit is known, in order. Should any of them fail, the whole group is rolled back
+// and each of its statements is sent again on its own, so that errors stay with their
+// statements as above. A statement queued with query() ends the group before it (FIFO order
+// holds across both), and a group holds at most n statements.
+//
 // A lost connection either fails the statements in flight and queued (SQLSTATE class 08; the
 // owner decides when to connect again: feed and DB: connections), or, after keep_connected()
 // (the scheduler's queue connection), fails nothing: the statement in flight goes back to the
@@ -131,9 +139,13 @@ class Database {
 
   // Queues a statement; `done` (optional) gets its result on the loop.
   void query(std::string sql, Params params, ResultFn done = {});
-  // Queues a statement that overwrites (e.g. a counter): one queued earlier with the same
+  // Queues a write that may share one transaction with the writes queued next to it in this
+  // pass of the loop (see above); `done` runs once that transaction has committed (or with
+  // the statement's own error). On a connection that is not pipelined, the same as query().
+  void write(std::string sql, Params params, ResultFn done = {});
+  // write() of a statement that overwrites (e.g. a counter): one queued earlier with the same
   // `key` and not sent yet is dropped, so an outage keeps one per key, the latest, in order.
-  void query_latest(std::string key, std::string sql, Params params);
+  void write_latest(std::string key, std::string sql, Params params);
   // LISTEN on `channel` now (if connected) and on every later connection; `fn(payload)` for
   // each notification.
   void listen(const std::string& channel, std::function<void(const std::string&)> fn);
@@ -155,17 +167,25 @@ class Database {
     std::string sql;
     Params params;
     ResultFn done;
-    std::string key;       // query_latest
+    std::string key{};     // write_latest
     bool session = false;  // a session statement: not carried over to the next connection
+    bool sync = true;      // a sync point follows it (false: the next write is in its group)
     int conflicts = 0;     // times aborted by a deadlock or serialization conflict
     int prepares = -1;     // the prepared statement this one makes with its first use, or -1
     int results = 0;       // results read so far (a prepare's comes first)
+    int ends = 0;          // ends of its results read so far (pipeline mode: one per command)
+    std::optional<QueryResult> result{};  // its own (or the first failed one, a prepare's)
   };
   static constexpr int kConflictRetries = 5;
+  void push(Request r);
+  void push_write(Request r);
+  void close_group();
+  std::size_t transaction_size() const;
   void send_next();
   bool on_socket(GIOCondition condition);
   void collect_results();
-  void finish_head();
+  void take_result(pg_result* res);
+  void finish_transaction();
   void deliver_notifications();
   void lose(const std::string& reason);
   static void on_notice(void* self, const char* message);
@@ -180,11 +200,13 @@ class Database {
   std::string server_fatal_;  // a FATAL the server sent before closing the connection
   pg_conn* conn_ = nullptr;
   std::deque<Request> queue_;
-  std::deque<Request> inflight_;               // sent, in order; the head's results are being read
-  std::size_t depth_ = 1;                      // pipeline()
-  bool pipelined_ = false;                     // the connection is in pipeline mode
-  std::optional<QueryResult> current_result_;  // of the head of inflight_
-  std::vector<std::string> prepared_sql_;      // prepare(): statement i is named "jobline_<i>"
+  std::deque<Request> inflight_;  // sent, in order
+  std::size_t complete_ = 0;      // ... of which the first ones have all their results read
+  std::size_t depth_ = 1;         // pipeline()
+  bool pipelined_ = false;        // the connection is in pipeline mode
+  std::size_t open_group_ = 0;    // writes at the tail of queue_ that this pass may add to
+  Pending group_end_;             // the pass's end: the open group may be sent
+  std::vector<std::string> prepared_sql_;  // prepare(): statement i is named "jobline_<i>"
   enum class Prepared : char { kNo, kPreparing, kYes };
   std::vector<Prepared> prepared_now_;  // ... and whether it is prepared on this connection
   std::vector<std::pair<std::string, std::function<void(const std::string&)>>> listeners_;

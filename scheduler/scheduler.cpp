@@ -262,7 +262,7 @@ void Scheduler::on_agent_running(Agent& agent) {
   if (job->state == JobState::Queued) {
     job->state = JobState::Started;
     job->log.write(log::Level::kNote, "Started");
-    db_.query(sql::kStartStep,
+    db_.write(sql::kStartStep,
               {str(job->row.jq_pk), agent.host().name + "." + std::to_string(agent.pid()),
                job->log.path()},
               [pk = job->row.jq_pk](const QueryResult& r) {
@@ -283,7 +283,7 @@ void Scheduler::flush_items() {
     if (job->items == job->items_written || job->ending) continue;
     job->items_written = job->items;
     // While the database is away, one count per step waits: the latest.
-    db_.query_latest("items " + str(pk), sql::kItems, {str(pk), std::to_string(job->items)});
+    db_.write_latest("items " + str(pk), sql::kItems, {str(pk), std::to_string(job->items)});
   }
 }
 
@@ -360,9 +360,9 @@ void Scheduler::end_job(Job& job, bool ok, const std::string& message) {
       request_poll();
   };
   if (ok) {
-    db_.query(sql::kCompleteStep, {str(pk), std::to_string(job.items)}, report);
+    db_.write(sql::kCompleteStep, {str(pk), std::to_string(job.items)}, report);
   } else {
-    db_.query(sql::kFailStep, {str(pk), std::to_string(job.items), message}, report);
+    db_.write(sql::kFailStep, {str(pk), std::to_string(job.items), message}, report);
     for (auto& a : agents_)
       if (a->jq_pk() == pk) a->kill("step failed: " + message);
   }

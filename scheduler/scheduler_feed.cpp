@@ -22,7 +22,7 @@ std::unique_ptr<DataSource> Scheduler::make_source(const StepRow& row) {
   SqlSourceEvents events;
   events.rows = [this, pk] { on_source_rows(pk); };
   events.known = [this, pk](std::size_t n) {
-    db_.query_latest("known " + std::to_string(pk), sql::kItemsKnown,
+    db_.write_latest("known " + std::to_string(pk), sql::kItemsKnown,
                      {std::to_string(pk), std::to_string(n)});
   };
   events.end = [this, pk](bool ok, const std::string& text) { on_source_end(pk, ok, text); };

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,7 +67,7 @@ TEST_F(KeptDatabase, AnOutageLosesNothingAndKeepsTheOrder) {
   for (int i = 1; i <= 3; ++i) {
     insert("during " + std::to_string(i));
     for (int v = 1; v <= 100; ++v)  // one write per key waits: the latest
-      conn_.query_latest("counter", "UPDATE counter SET v = $1 WHERE k = 1", {std::to_string(v)});
+      conn_.write_latest("counter", "UPDATE counter SET v = $1 WHERE k = 1", {std::to_string(v)});
   }
   EXPECT_EQ(conn_.pending(), 4u);
   // Several attempts fail meanwhile (0.1 s, 0.2 s, 0.4 s ...): still one "lost".
@@ -206,6 +207,105 @@ TEST_F(KeptDatabase, PreparedStatementsAreMadeOncePerConnection) {
   run("insert:", executions, {insert});
   ASSERT_TRUE(settle());
   EXPECT_EQ(answers, (std::vector<std::string>{"d 4", "insert: 1 of 1"}));
+}
+
+// A pipelined, kept connection to the test's database (as the scheduler's queue connection).
+class GroupedWrites : public KeptDatabase {
+ protected:
+  void SetUp() override {
+    KeptDatabase::SetUp();
+    piped_.pipeline(8);
+    piped_.prepare(kInsert);  // made in the first group, ahead of its first use
+    piped_.keep_connected({});
+    piped_.connect_async();
+    ASSERT_TRUE(run_until([&] { return piped_.connected(); }));
+  }
+
+  // Records the answer of `what` in order_, and its transaction in xid_.
+  sched::ResultFn answer(const std::string& what) {
+    return [this, what](const QueryResult& r) {
+      order_.push_back(what + (r.ok() ? "" : " failed: " + r.error()));
+      if (r.ok() && r.rows() > 0) xid_[what] = r.get(0, 0);
+    };
+  }
+  void insert(const std::string& what) { piped_.write(kInsert, {what}, answer(what)); }
+  bool settle() {
+    return run_until([&] { return piped_.pending() == 0; });
+  }
+
+  static constexpr const char* kInsert =
+      "INSERT INTO log(what) VALUES ($1) RETURNING pg_current_xact_id()::text";
+  Database piped_{db_.conninfo()};
+  std::vector<std::string> order_;
+  std::map<std::string, std::string> xid_;
+};
+
+// The writes queued one after another in a pass of the loop are one transaction; a query
+// between them ends the group before it, the order holds, and a group holds at most as many
+// statements as may be in flight (8 here).
+TEST_F(GroupedWrites, WritesOfOnePassShareOneTransaction) {
+  insert("a");
+  insert("b");
+  piped_.write_latest("v", "UPDATE counter SET v = 1 WHERE k = 1 RETURNING pg_current_xact_id()",
+                      {});
+  piped_.write_latest("v", "UPDATE counter SET v = 2 WHERE k = 1 RETURNING pg_current_xact_id()",
+                      {});  // the one before is dropped
+  piped_.query("SELECT pg_current_xact_id()::text", {}, answer("query"));
+  insert("c");
+  insert("d");
+  EXPECT_EQ(piped_.pending(), 6u);
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(order_, (std::vector<std::string>{"a", "b", "query", "c", "d"}));
+  EXPECT_EQ(xid_["a"], xid_["b"]);
+  EXPECT_EQ(xid_["c"], xid_["d"]);
+  EXPECT_NE(xid_["a"], xid_["c"]);
+  EXPECT_EQ(db_.query("SELECT v FROM counter"), "2");
+  EXPECT_EQ(db_.query("SELECT count(DISTINCT xmin::text) FROM log"), "2");
+
+  // 20 writes in one pass: groups of 8, 8 and 4.
+  db_.query("TRUNCATE log");
+  order_.clear();
+  for (int i = 0; i < 20; ++i) insert(std::to_string(i));
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(order_.size(), 20u);
+  EXPECT_EQ(db_.rows("SELECT count(*) FROM log GROUP BY xmin::text::bigint ORDER BY 1 DESC"),
+            (std::vector<std::string>{"8", "8", "4"}));
+}
+
+// A write that fails rolls its group back: each write of the group is sent again on its own, so
+// the others are done once and the error stays with its statement.
+TEST_F(GroupedWrites, AFailedWriteIsSentAloneAndTheOthersAreDoneOnce) {
+  insert("a");
+  piped_.write("INSERT INTO log(what) VALUES ((1 / $1::int)::text)", {"0"}, answer("divide"));
+  insert("b");
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(order_,
+            (std::vector<std::string>{"a", "divide failed: ERROR:  division by zero", "b"}));
+  EXPECT_EQ(db_.rows("SELECT what FROM log ORDER BY n"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_NE(xid_["a"], xid_["b"]);
+}
+
+// A group in flight when the server goes away is sent again, whole, on the next connection:
+// each of its writes is done once.
+TEST_F(GroupedWrites, AGroupInFlightIsSentAgainAfterARestart) {
+  piped_.write(
+      "INSERT INTO log(what) SELECT 'slow' FROM pg_sleep(2) RETURNING pg_current_xact_id()", {},
+      answer("slow"));
+  insert("a");
+  insert("b");
+  run_until([] { return false; }, 100ms);  // the pass ends: the group is sent
+  ASSERT_TRUE(test::eventually([&] {
+    return db_.query(
+               "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO "
+               "log(what) SELECT%' AND state = 'active'") == "1";
+  }));
+  cluster_.restart();
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(order_, (std::vector<std::string>{"slow", "a", "b"}));
+  EXPECT_EQ(db_.rows("SELECT what FROM log ORDER BY n"),
+            (std::vector<std::string>{"slow", "a", "b"}));
+  EXPECT_EQ(xid_["slow"], xid_["a"]);
+  EXPECT_EQ(xid_["a"], xid_["b"]);
 }
 
 // PostgreSQL breaks a deadlock by aborting one of its statements; on a kept connection that
