@@ -318,10 +318,10 @@ void Database::close_group() {
   send_next();
 }
 
-// The statements of the transaction at the head of the queue: up to its sync point.
-std::size_t Database::transaction_size() const {
+// The statements of the transaction at the head of `q`: up to its sync point.
+std::size_t Database::transaction_size(const std::deque<Request>& q) {
   std::size_t n = 0;
-  while (n + 1 < queue_.size() && !queue_[n].sync) ++n;
+  while (n + 1 < q.size() && !q[n].sync) ++n;
   return n + 1;
 }
 
@@ -362,7 +362,7 @@ void Database::send_next() {
       continue;
     }
     if (queue_.size() <= open_group_) return;
-    std::size_t n = pipelined_ ? transaction_size() : 1;
+    std::size_t n = pipelined_ ? transaction_size(queue_) : 1;
     if (!inflight_.empty() && inflight_.size() + n > depth) return;
     std::vector<Request> refused;
     bool sent = false;
@@ -381,6 +381,7 @@ void Database::send_next() {
         refused.push_back(std::move(r));
       }
     }
+    if (sent) inflight_.back().sync = true;  // the last sent, should the last be refused
     if (sent && pipelined_ && !PQpipelineSync(conn_)) {
       for (auto& f : refused) inflight_.push_back(std::move(f));
       lose(message_of(conn_));
@@ -453,6 +454,7 @@ bool Database::on_socket(GIOCondition condition) {
 // of one transaction are done at its sync point. Their callbacks may queue more statements (or
 // close).
 void Database::collect_results() {
+  bool commit_failed = false;  // an error at commit was read, its end not yet
   while (!inflight_.empty() && conn_ && !PQisBusy(conn_)) {
     if (PQstatus(conn_) != CONNECTION_OK) {  // libpq's "result" would be the lost connection
       lose(message_of(conn_));
@@ -471,9 +473,16 @@ void Database::collect_results() {
       finish_transaction();
       continue;
     }
-    if (complete_ == inflight_.size()) {  // only the sync point is due
-      if (!res) break;
-      PQclear(res);
+    if (complete_ >= head_transaction()) {  // only the sync point is due
+      if (!res) {
+        if (!std::exchange(commit_failed, false)) break;  // (the end of that error's results)
+        continue;
+      }
+      // An error here is the commit's (a deferred constraint, say): the transaction's.
+      QueryResult r(res);
+      Request& last = inflight_[complete_ - 1];
+      if (!r.ok() && (!last.result || last.result->ok())) last.result = std::move(r);
+      commit_failed = true;
       continue;
     }
     if (res) {
@@ -504,7 +513,7 @@ void Database::take_result(pg_result* res) {
 // writes in which one failed was rolled back: each is sent again on its own. A statement
 // aborted by a conflict on a kept connection is sent again.
 void Database::finish_transaction() {
-  std::size_t n = std::clamp<std::size_t>(complete_, 1, inflight_.size());
+  std::size_t n = pipelined_ ? head_transaction() : 1;
   complete_ = 0;
   std::vector<Request> done;
   for (std::size_t i = 0; i < n; ++i) {

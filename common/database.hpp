@@ -180,7 +180,8 @@ class Database {
   void push(Request r);
   void push_write(Request r);
   void close_group();
-  std::size_t transaction_size() const;
+  static std::size_t transaction_size(const std::deque<Request>& q);
+  std::size_t head_transaction() const { return transaction_size(inflight_); }
   void send_next();
   bool on_socket(GIOCondition condition);
   void collect_results();

@@ -285,6 +285,26 @@ TEST_F(GroupedWrites, AFailedWriteIsSentAloneAndTheOthersAreDoneOnce) {
   EXPECT_NE(xid_["a"], xid_["b"]);
 }
 
+// An error at commit (here a deferred constraint's) is its transaction's: a group that meets one
+// is sent again write by write, so the error stays with the write that caused it.
+TEST_F(GroupedWrites, AnErrorAtCommitStaysWithItsWrite) {
+  db_.query(
+      "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "IF NEW.what LIKE 'refused%' THEN RAISE EXCEPTION 'refused at commit'; END IF; "
+      "RETURN NULL; END $$; "
+      "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON log DEFERRABLE INITIALLY DEFERRED "
+      "FOR EACH ROW EXECUTE FUNCTION refuse()");
+  insert("a");
+  insert("refused");
+  insert("b");
+  ASSERT_TRUE(settle());
+  piped_.query(kInsert, {"refused alone"}, answer("alone"));
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(order_, (std::vector<std::string>{"a", "refused failed: ERROR:  refused at commit", "b",
+                                              "alone failed: ERROR:  refused at commit"}));
+  EXPECT_EQ(db_.rows("SELECT what FROM log ORDER BY n"), (std::vector<std::string>{"a", "b"}));
+}
+
 // A group in flight when the server goes away is sent again, whole, on the next connection:
 // each of its writes is done once.
 TEST_F(GroupedWrites, AGroupInFlightIsSentAgainAfterARestart) {
