@@ -14,10 +14,10 @@
 // Writes (write(), write_latest()) queued one after another in the same pass of the loop form
 // a group that is sent when the pass ends, with one sync point after its last statement: one
 // implicit transaction, one commit (and one WAL flush) for all of them. Their callbacks run
-// once that commit is known, in order. Should any of them fail, the whole group is rolled back
-// and each of its statements is sent again on its own, so that errors stay with their
-// statements as above. A statement queued with query() ends the group before it (FIFO order
-// holds across both), and a group holds at most n statements.
+// once that commit is known, in order. Should any of them (or the commit) fail, the whole
+// group is rolled back and each of its statements is sent again on its own, so that errors
+// stay with their statements as above. A statement queued with query() ends the group before
+// it (FIFO order holds across both), and a group holds at most n statements.
 //
 // A lost connection either fails the statements in flight and queued (SQLSTATE class 08; the
 // owner decides when to connect again: feed and DB: connections), or, after keep_connected()
