@@ -1,8 +1,10 @@
 // The scheduler's Database (common/database.hpp) against a PostgreSQL cluster of the test's
 // own that it restarts and stops, the loop driven step by step: a kept connection loses
 // nothing and keeps the order, re-sends the statement in flight and one that a deadlock
-// aborted, keeps one coalesced write per key, LISTENs again and reports each outage once; a
-// connection that is not kept fails its statements with a "connection lost" error.
+// aborted, keeps one coalesced write per key, LISTENs again and reports each outage once; the
+// writes of one loop pass are one transaction, and a failed write (or commit) stays with its
+// statement; a connection that is not kept fails its statements with a "connection lost"
+// error.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
