@@ -42,48 +42,13 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/protocol.hpp"
 #include "backoff.hpp"
 #include "event_loop.hpp"
+#include "query_result.hpp"
 
 struct pg_conn;
-struct pg_result;
 
 namespace sched {
-
-// A query's outcome: rows as text (NULL as nullopt), or an error with its SQLSTATE.
-class QueryResult {
- public:
-  QueryResult() = default;
-  explicit QueryResult(pg_result* res);  // takes ownership
-  QueryResult(std::string error, std::string sqlstate)
-      : error_(std::move(error)), sqlstate_(std::move(sqlstate)) {}
-
-  bool ok() const { return error_.empty(); }
-  // The error says the connection is gone (SQLSTATE class 08, or the server shutting down),
-  // not that the statement is wrong.
-  bool connection_lost() const;
-  // PostgreSQL aborted the statement to break a deadlock (40P01) or a serialization conflict
-  // (40001): sent again, it can succeed.
-  bool conflict() const;
-  const std::string& error() const { return error_; }
-  const std::string& sqlstate() const { return sqlstate_; }
-  int rows() const;
-  int columns() const;
-  std::string column_name(int col) const;
-  int column(std::string_view name) const;  // -1 when absent
-  bool is_null(int row, int col) const;
-  std::string get(int row, int col) const;
-  long get_long(int row, int col, long fallback = 0) const;
-  // Row `row` with its column names (NULL as nullopt), e.g. for a row line (SPEC §2.4);
-  // columns from `skip_from` on are left out.
-  agent::protocol::Row row(int row, int skip_from = -1) const;
-  long affected() const;  // rows touched by UPDATE/INSERT/DELETE
-
- private:
-  std::shared_ptr<pg_result> res_;
-  std::string error_, sqlstate_;
-};
 
 using Params = std::vector<std::optional<std::string>>;
 using ResultFn = std::function<void(const QueryResult&)>;
