@@ -202,17 +202,17 @@ void AgentProcess::start_watches() {
 // CPU, it is woken by the write, preempts us and replies before write(2) returns. Reading again
 // at once then saves a pass of the loop and its epoll_wait per line. An agent with more lines
 // in flight answers them anyway, and is better read once a pass, many OKs at a time. A re-read
-// that finds nothing (the agent runs on another CPU, or works a while) turns re-reading off
-// for kRereadPause events, so that it costs at most one wasted read(2) per kRereadPause lines;
-// and at most kRereads re-reads follow one event, so that other work never waits long.
+// that finds nothing (the agent runs on another CPU, or works a while) pauses re-reading
+// (RereadPause); and at most kRereads re-reads follow one event, so that other work never
+// waits long.
 bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter, bool is_stdout) {
   constexpr int kRereads = 32;
-  constexpr int kRereadPause = 64;
   char buf[65536];
   std::vector<agent::protocol::LineSplitter::Line> lines;
   for (int round = 0;; ++round) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n > 0) {
+      if (round > 0) reread_.found();
       answer_awaited_ = false;
       lines.clear();
       splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)), lines);
@@ -225,14 +225,11 @@ bool AgentProcess::on_readable(int& fd, agent::protocol::LineSplitter& splitter,
         }
       }
       if (!is_stdout || exited_ || fd < 0 || !answer_awaited_ || round == kRereads) return true;
-      if (reread_pause_ > 0) {
-        --reread_pause_;
-        return true;
-      }
+      if (!reread_.now()) return true;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (round > 0) reread_pause_ = kRereadPause;
+      if (round > 0) reread_.missed();
       return true;
     }
     close(fd);  // EOF or error: the child closed its end (or died)

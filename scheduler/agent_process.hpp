@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -33,6 +34,32 @@ struct ExitStatus {
   static ExitStatus from_wait_status(int status);
   bool clean() const { return signal == 0 && code == 0; }
   std::string describe() const;  // "exit code 3" / "signal 9 (Killed)"
+};
+
+// When AgentProcess reads an agent's stdout again straight after writing it the answer to its
+// lines (on_readable): a re-read that finds nothing pauses re-reading for 1, 2, 4 ... up to
+// kMaxPause stdout events, longer with each miss in a row; one that finds the agent's next
+// line starts the pauses over. An agent that never answers at once (on the other CPU) costs one
+// wasted read(2) per kMaxPause lines; one on our CPU that misses now and then (a timer tick, a
+// wake-up that did not preempt us) loses a loop pass or two, not kMaxPause. Pure; tested alone.
+class RereadPause {
+ public:
+  static constexpr int kMaxPause = 64;
+  // Lines whose answer the agent awaits were just handled: read its stdout again now?
+  bool now() {
+    if (pause_ == 0) return true;
+    --pause_;
+    return false;
+  }
+  void found() { next_ = 1; }  // a re-read found a line
+  void missed() {              // a re-read found nothing
+    pause_ = next_;
+    next_ = std::min(kMaxPause, next_ * 2);
+  }
+
+ private:
+  int pause_ = 0;  // stdout events left before re-reading is tried again
+  int next_ = 1;   // the pause after the next miss
 };
 
 class SpawnError : public std::runtime_error {
@@ -110,7 +137,7 @@ class AgentProcess {
   bool terminating_ = false;
   std::string outbuf_;
   bool answer_awaited_ = false;  // await_answer() since stdout was last read
-  int reread_pause_ = 0;         // stdout events left before re-reading is tried again
+  RereadPause reread_;
   int held_ = 0;                 // Holds alive
   agent::protocol::LineSplitter out_lines_, err_lines_;
   Callbacks cb_;
