@@ -138,7 +138,7 @@ class AgentProcess {
   std::string outbuf_;
   bool answer_awaited_ = false;  // await_answer() since stdout was last read
   RereadPause reread_;
-  int held_ = 0;                 // Holds alive
+  int held_ = 0;  // Holds alive
   agent::protocol::LineSplitter out_lines_, err_lines_;
   Callbacks cb_;
   Source out_watch_, err_watch_, in_watch_, child_watch_, kill_timer_;
