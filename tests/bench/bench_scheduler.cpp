@@ -259,14 +259,6 @@ void throughput(int steps, int width) {
       pg * 1000 / steps, "ms/step", "-", 0, NAN, "-", -1);
 }
 
-bool start_pg() {
-  std::string state = std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg";
-  if (std::filesystem::exists(state + "/conninfo")) return false;
-  auto r = test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "start", state});
-  if (r.exit_code() != 0) throw std::runtime_error("cannot start the pg fixture:\n" + r.output);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,22 +270,19 @@ int main(int argc, char** argv) {
   }
   int samples = argc > 1 ? std::atoi(argv[1]) : 200;
   int steps = argc > 2 ? std::atoi(argv[2]) : 500;
-  bool started = false;
   try {
-    started = start_pg();
-    latency(samples);
-    for (int width : {1, 2, 8}) throughput(steps, width);
+    bench::PgFixture pg;
+    try {
+      latency(samples);
+      for (int width : {1, 2, 8}) throughput(steps, width);
+    } catch (...) {
+      bench::kept_harnesses().clear();  // the schedulers end before their cluster
+      throw;
+    }
+    bench::kept_harnesses().clear();
   } catch (const std::exception& e) {
     std::cerr << "bench_scheduler: " << e.what() << "\n";
-    bench::kept_harnesses().clear();
-    if (started)
-      test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
-                 std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});
     return 1;
   }
-  bench::kept_harnesses().clear();
-  if (started)
-    test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "stop",
-               std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg"});
   return 0;
 }

@@ -1,5 +1,6 @@
 // What the benchmarks share besides their RESULT lines: the CPU of a process and of the
-// scheduler's database connections, harnesses kept to the end, and waiting for a step to end
+// scheduler's database connections, harnesses kept to the end, the cluster of a benchmark run
+// alone, and waiting for a step to end
 // without disturbing what is measured. A benchmark queues, polls and reads its figures through
 // one test::Session a case: a new connection a query (TempDatabase::query) costs ~25-45 ms of
 // PostgreSQL's CPU on these VMs, most of it in the backend's exit after the query has answered,
@@ -10,7 +11,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "scheduler_harness.hpp"
+#include "support.hpp"
 
 namespace bench {
 
@@ -69,6 +74,36 @@ inline test::SchedulerHarness& kept_harness(test::SchedulerSettings settings) {
   return *kept_harnesses().emplace_back(
       std::make_unique<test::SchedulerHarness>(std::move(settings)));
 }
+
+// The private cluster of JOBLINE_TEST_STATE/pg for a benchmark run alone: started when it is
+// not up, and stopped again by the one that started it (./run bench starts and stops its own).
+// End kept_harnesses() before it goes.
+class PgFixture {
+ public:
+  PgFixture() : dir_(std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg") {
+    if (std::filesystem::exists(dir_ + "/conninfo")) return;
+    auto r = test::run({script(), "start", dir_});
+    if (r.exit_code() != 0) throw std::runtime_error("cannot start the pg fixture:\n" + r.output);
+    started_ = true;
+  }
+  ~PgFixture() {
+    if (!started_) return;
+    try {
+      auto r = test::run({script(), "stop", dir_});
+      if (r.exit_code() != 0)
+        std::cerr << "cannot stop the pg fixture " << dir_ << ":\n" << r.output;
+    } catch (const std::exception& e) {
+      std::cerr << "cannot stop the pg fixture " << dir_ << ": " << e.what() << "\n";
+    }
+  }
+  PgFixture(const PgFixture&) = delete;
+  PgFixture& operator=(const PgFixture&) = delete;
+
+ private:
+  static std::string script() { return test::source_dir() + "/tests/fixtures/pg_cluster.sh"; }
+  std::string dir_;
+  bool started_ = false;
+};
 
 // The settings every benchmark starts from: the scheduler runs as packaged, without -v (0), not
 // at the tests' level 2, which logs three main-log lines and four step-log lines a step.

@@ -5,7 +5,8 @@
 //           (2 agents each); local hosts, and ssh hosts when the sshd fixture is up;
 //   RSS     the scheduler's peak RSS (VmHWM) after feeding 100,000 and 1,000,000 rows.
 // Usage: feed_bench [rows-for-throughput (default 200000)]. Needs JOBLINE_BUILD_DIR and
-// JOBLINE_TEST_STATE (see docs/testing.md) and the pg fixture; starts it when it is not up.
+// JOBLINE_TEST_STATE (see docs/testing.md) and the pg fixture; starts it when it is not up
+// (and stops it again).
 //
 // Issue 18's benchmarks, printed as RESULT lines (bench_result.hpp):
 //   feed_bench --replay ROWS   (d) rows/s with 1 and 2 agents (window_agent; fake_agent
@@ -109,13 +110,6 @@ void report(const std::string& what, const Outcome& o) {
                    what, o.rows, o.seconds, static_cast<double>(o.rows) / o.seconds, o.hwm_kib,
                    o.endtext)
             << std::endl;
-}
-
-void ensure_pg() {
-  std::string state = std::string(std::getenv("JOBLINE_TEST_STATE")) + "/pg";
-  if (std::filesystem::exists(state + "/conninfo")) return;
-  auto r = test::run({test::source_dir() + "/tests/fixtures/pg_cluster.sh", "start", state});
-  if (r.exit_code() != 0) throw std::runtime_error("cannot start the pg fixture: " + r.output);
 }
 
 // (d): 1 and 2 agents on one host, the statements of the 2-agent run captured and replayed.
@@ -247,7 +241,7 @@ int main(int argc, char** argv) try {
     std::cerr << "feed_bench: set JOBLINE_BUILD_DIR and JOBLINE_TEST_STATE (docs/testing.md)\n";
     return 2;
   }
-  ensure_pg();
+  bench::PgFixture pg;
   std::string first = argc > 1 ? argv[1] : "";
   if (first == "--replay" || first == "--xargs") {
     long long n = argc > 2 ? std::stoll(argv[2]) : (first == "--replay" ? 1000000 : 10000);
