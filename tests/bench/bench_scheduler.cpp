@@ -8,7 +8,8 @@
 //       OK is read from its stdout, same count, median and p99).
 //   (c) throughput: one-line plain steps of fake_agent --ok completed per second (steps
 //       queued in one INSERT) at host max 1, 2 and 8, against how many times per second the
-//       same binary can merely be spawned and waited for at that width, as ratios.
+//       same binary can merely be spawned and waited for at that width, as ratios; three
+//       rounds of both in turn, the best of each.
 // Usage: bench_scheduler [samples (200)] [steps (500)]. Needs JOBLINE_BUILD_DIR,
 // JOBLINE_SOURCE_DIR and JOBLINE_TEST_STATE (docs/testing.md); starts the pg fixture when it
 // is not up (and stops it again).
@@ -198,7 +199,13 @@ double protocol_rate(const std::vector<std::string>& args, int n, int width) {
   return n / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-void throughput(int steps, int width) {
+// One round of (c) at `width`: `steps` one-line steps through a new scheduler (a database of
+// its own), then as many bare spawn+waits and exchanges by hand, one after the other.
+struct Round {
+  double rate = 0, cpu = 0, pg = 0, bare = 0, exchange = 0;  // steps/s, s, s, /s, /s
+};
+
+Round throughput_round(int steps, int width, int round) {
   std::string fake = test::build_dir() + "/tests/agents/fake_agent/fake_agent";
   test::SchedulerSettings s = bench::scheduler_settings();
   s.heartbeat_timeout = 600;
@@ -230,33 +237,58 @@ void throughput(int steps, int width) {
   double secs =
       std::stod(db.query("SELECT extract(epoch FROM max(jq_endtime) - min(job_queued)) "
                          "FROM jobqueue JOIN job ON job_pk = jq_job_fk"));
-  double rate = steps / secs;
-  double cpu = bench::cpu_seconds(h.process()->pid()) - cpu0;
-  double pg = pg_cpu.seconds() - pg0;
+  Round r;
+  r.rate = steps / secs;
+  r.cpu = bench::cpu_seconds(h.process()->pid()) - cpu0;
+  r.pg = pg_cpu.seconds() - pg0;
   h.stop();
-  double bare = spawn_rate({fake, "--ok", "--scheduler_start"}, steps, width);
-  double exchange = protocol_rate({fake, "--ok", "--scheduler_start"}, steps, width);
+  r.bare = spawn_rate({fake, "--ok", "--scheduler_start"}, steps, width);
+  r.exchange = protocol_rate({fake, "--ok", "--scheduler_start"}, steps, width);
   fmt::print(
-      "(c) {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} steps/s "
-      "(CPU a step: scheduler {:.3f} ms, its database connections {:.3f} ms); bare spawn+wait "
-      "{} at a time: {:.1f}/s; the same exchange by hand: {:.1f}/s\n",
-      steps, width, secs, rate, cpu * 1000 / steps, pg * 1000 / steps, width, bare, exchange);
-  bench::at_least(fmt::format("c.steps.max{}", width),
-                  fmt::format("one-line steps/s, host max {}", width), rate, "steps/s",
-                  fmt::format("bare spawn+wait, {} at a time", width), bare, 0.9);
+      "(c) round {}: {} one-line steps of fake_agent --ok, host max {}: {:.2f} s = {:.1f} "
+      "steps/s (CPU a step: scheduler {:.3f} ms, its database connections {:.3f} ms); bare "
+      "spawn+wait {} at a time: {:.1f}/s; the same exchange by hand: {:.1f}/s\n",
+      round, steps, width, secs, r.rate, r.cpu * 1000 / steps, r.pg * 1000 / steps, width, r.bare,
+      r.exchange);
+  return r;
+}
+
+// (c) at `width`: three rounds in turn, so that the figure and its limits see the same moments
+// of the shared machine; as in (a), each is the best of its three, and the CPU a step is that of
+// all three rounds.
+void throughput(int steps, int width) {
+  constexpr int kRounds = 3;
+  Round best, total;
+  for (int i = 1; i <= kRounds; ++i) {
+    Round r = throughput_round(steps, width, i);
+    best.rate = std::max(best.rate, r.rate);
+    best.bare = std::max(best.bare, r.bare);
+    best.exchange = std::max(best.exchange, r.exchange);
+    total.cpu += r.cpu;
+    total.pg += r.pg;
+  }
+  double all = static_cast<double>(steps) * kRounds;
+  fmt::print(
+      "(c) host max {}, best of {} rounds: {:.1f} steps/s; bare spawn+wait {:.1f}/s; the same "
+      "exchange by hand {:.1f}/s\n",
+      width, kRounds, best.rate, best.bare, best.exchange);
+  bench::at_least(
+      fmt::format("c.steps.max{}", width),
+      fmt::format("one-line steps/s, host max {} (best of 3 rounds)", width), best.rate, "steps/s",
+      fmt::format("bare spawn+wait, {} at a time, in turn with it (best)", width), best.bare, 0.9);
   bench::at_least(fmt::format("c.exchange.max{}", width),
                   fmt::format("one-line steps/s, host max {}, against the exchange alone", width),
-                  rate, "steps/s",
-                  fmt::format("spawn, OK, line, OK, EOF, wait by hand, {} at a time", width),
-                  exchange, 0);
+                  best.rate, "steps/s",
+                  fmt::format("spawn, OK, line, OK, EOF, wait by hand, {} at a time (best)", width),
+                  best.exchange, 0);
   bench::result(fmt::format("c.cpu.max{}", width),
                 fmt::format("scheduler CPU per one-line step, host max {}", width),
-                cpu * 1000 / steps, "ms/step", "-", 0, NAN, "-", -1);
+                total.cpu * 1000 / all, "ms/step", "-", 0, NAN, "-", -1);
   bench::result(
       fmt::format("c.pgcpu.max{}", width),
       fmt::format("PostgreSQL CPU per one-line step (the scheduler's backends), host max {}",
                   width),
-      pg * 1000 / steps, "ms/step", "-", 0, NAN, "-", -1);
+      total.pg * 1000 / all, "ms/step", "-", 0, NAN, "-", -1);
 }
 
 }  // namespace
