@@ -118,8 +118,9 @@ class SqlSource final : public DataSource {
   RowQueues queues_;
   std::size_t fed_ = 0;  // rows fed in this step
   std::size_t runs_ = 0, run_rows_ = 0, run_new_ = 0, run_skipped_ = 0;
-  std::size_t fed_on_connection_ = 0;  // rows in the connection's table of fed rows
-  bool run_all_fed_ = false;           // the run returned rows, all fed already
+  std::size_t fed_on_connection_ = 0;   // rows in the connection's table of fed rows
+  std::size_t runs_on_connection_ = 0;  // runs declared on the connection (the one under way too)
+  bool run_all_fed_ = false;            // the run returned rows, all fed already
   std::unordered_set<std::int64_t> batch_;
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;

@@ -2,7 +2,7 @@
 // hosts, each row processed exactly once; re-runs until no new row; a query that returns the
 // same rows forever ends with a warning; failing queries fail the step; JQ_SUBS values are
 // literals; DB: on its own connection, refused without allow_db; the rows to do are counted
-// once (jq_itemsknown).
+// once (jq_itemsknown); each row of the query is computed once a run.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -82,6 +82,27 @@ TEST_F(SqlFeed, LimitQueryRunsAgainUntilNoNewRow) {
   EXPECT_EQ(h.db().query("SELECT count(*) FROM feed_seen"), "2000");
   EXPECT_EQ(h.db().query("SELECT count(DISTINCT item) FROM feed_seen"), "2000");
   EXPECT_EQ(h.step_log(pk).find("already fed"), std::string::npos) << h.step_log(pk);
+}
+
+// Each row of the query is computed once a run (docs/feeding.md): its hash, the check against
+// the rows fed already and the row fed all use the row as computed, not the query's expressions
+// evaluated again. A function in the query counts its calls: 300 rows, all fed by the first run,
+// then the second run returns them again and feeds none, which ends the step.
+TEST_F(SqlFeed, EachRowOfTheQueryIsComputedOnceARun) {
+  SchedulerHarness h(settings());
+  test::feed::make_tables(h.db(), 300);
+  h.db().query(
+      "CREATE SEQUENCE calls; CREATE FUNCTION counted(t text) RETURNS text LANGUAGE plpgsql "
+      "STABLE AS $$ BEGIN PERFORM nextval('calls'); RETURN t; END $$");
+  h.start();
+  auto step = test::feed::sql_step("SELECT id, counted(k) AS k FROM items",
+                                   test::feed::results_args(h.db()));
+  long long pk = h.queue(step);
+  ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
+  EXPECT_EQ(h.endtext(pk), "Completed");
+  EXPECT_EQ(h.db().query("SELECT count(DISTINCT item) FROM feed_seen"), "300");
+  EXPECT_EQ(h.db().query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM calls"),
+            "600");
 }
 
 TEST_F(SqlFeed, SameRowsForeverEndWithAWarning) {
