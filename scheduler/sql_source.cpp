@@ -32,9 +32,10 @@ constexpr const char* kAnalyzeFed = "ANALYZE pg_temp.jobline_fed";
 // the cursor's snapshot. OFFSET 0 keeps the planner from pulling the query up into the
 // anti-join: pulled up, each of its expressions was evaluated again wherever the row was used
 // (its text for the hash, once for the hash key and again for each match's check, then its
-// columns for the output). Fenced, each row is computed once. (The hash itself is still
-// computed where it is used: fencing it as well kept the planner from ever looking the rows up
-// in the table's index.)
+// columns for the output). Fenced, each row is computed once. (A query with DISTINCT, GROUP
+// BY, ORDER BY or LIMIT is never pulled up: for it the fence changes nothing. The hash itself is
+// still computed where it is used: fencing it as well kept the planner from ever looking the
+// rows up in the table's index.)
 constexpr const char* kCheck = "PREPARE jobline_check AS ";
 constexpr const char* kUncheck = "DEALLOCATE jobline_check";
 constexpr const char* kBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ";
