@@ -24,6 +24,9 @@ class LineInput {
   // Throws agent::Error when reading fails.
   std::optional<Line> next(bool wait);
 
+  // A whole line is buffered: next() returns it without a system call.
+  bool has_line() const { return !lines_.empty(); }
+
   // EOF was read and every buffered line was taken.
   bool at_eof() const { return eof_ && lines_.empty(); }
 

@@ -105,9 +105,32 @@ struct Session::Impl {
     if (out.write_line(lines) == detail::Writer::Result::Written) outstanding += n;
   }
 
+  // next()'s acknowledgement of the item it returned before. With WINDOW 4 or more, while
+  // the next line is already here, the OK is held back (Writer::hold) rather than written, up
+  // to half the window: one write(2) then carries several, and the scheduler, woken once for
+  // them, answers with as many lines in one write. Held OKs go out in front of any other
+  // message, before the Session waits for input (raw), when the heartbeat beats and when the
+  // Session ends; so an OK waits at most for the next item's work or one heartbeat period, and
+  // the scheduler, which may be waiting for it to send more, never waits for it while this
+  // side waits for input. They count as sent for `outstanding`: they reach the scheduler
+  // before anything this side could wait for (a DB: reply).
+  void ack_previous() {
+    const bool next_here = !pending.empty() || input.has_line();
+    if (options.window < 4 || !next_here) {
+      send_ok();
+      return;
+    }
+    static const std::string ok = protocol::format(msg::Ok{});
+    const std::size_t held = out.hold(ok);
+    if (held == 0) return;  // stdout is broken
+    ++outstanding;
+    if (held >= options.window / 2) out.flush();
+  }
+
   // The next non-blank stdin line, cut or not; nullopt at EOF (or nothing yet, if !wait).
   std::optional<detail::LineInput::Line> raw(bool wait) {
     for (;;) {
+      if (wait && !input.has_line()) out.flush();  // the scheduler may be waiting for them
       auto line = input.next(wait);
       if (!line || !is_blank(line->text)) return line;
     }
@@ -162,7 +185,10 @@ Session::Session(int& argc, char** argv, SessionOptions options) : impl_(std::ma
   }
 }
 
-Session::~Session() = default;  // the heartbeat (declared after the writer) stops first
+// The OKs next() holds go out; then the heartbeat (declared after the writer) stops first.
+Session::~Session() {
+  if (impl_->scheduler()) impl_->out.flush();
+}
 
 Mode Session::mode() const {
   return impl_->mode;
@@ -183,8 +209,8 @@ std::optional<std::string> Session::next() {
   if (!impl_->next_started) {
     impl_->next_started = true;
     ready();
-  } else {
-    ack(1);
+  } else if (impl_->scheduler()) {
+    impl_->ack_previous();
   }
   return read(true);
 }

@@ -2,13 +2,17 @@
 // Built at ${CMAKE_BINARY_DIR}/tests/agents/session_agent/session_agent.
 //
 // usage: session_agent [scheduler options] [--sleep-ms=N] [--flood=N] [--heartbeat-ms=N]
-//                      [--window=N] [--query=SQL] [--nonblocking-stdin] [items...]
+//                      [--window=N] [--query=SQL] [--nonblocking-stdin] [--quiet] [items...]
 // For each item: writes N log lines `flood <i>` (--flood), runs SQL through the scheduler and
 // logs `row <i>: col=value ...` per row (`col=<null>` for NULL) or `db error: <message>` on
-// agent::Error (--query), sleeps (--sleep-ms), logs `item <item>`, counts it (ItemsProcessed 1).
+// agent::Error (--query), sleeps (--sleep-ms), logs `item <item>`, counts it (ItemsProcessed 1);
+// with --quiet it writes nothing for an item, so that only the OKs are seen. Two items control
+// the agent: `@wait <path>` waits until <path> exists, `@return` leaves the loop and main()
+// with 0 at once (the Session's destructor runs).
 // --nonblocking-stdin sets O_NONBLOCK on stdin first (the Session must still wait for lines).
 // Exit 0 when the items end, 1 on an uncaught agent::Error, 64 on a bad option.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <chrono>
@@ -28,6 +32,7 @@ struct Options {
   long heartbeat_ms = 30'000;
   long window = 1;
   bool nonblocking_stdin = false;
+  bool quiet = false;
   std::string db;
   std::vector<std::string> items;
 };
@@ -62,6 +67,8 @@ Options parse_options(int argc, char** argv) {
       o.db = std::string(value);
     else if (arg == "--nonblocking-stdin")
       o.nonblocking_stdin = true;
+    else if (arg == "--quiet")
+      o.quiet = true;
     else if (arg.substr(0, 2) == "--")
       throw agent::Error("unknown option " + std::string(arg));
     else
@@ -110,9 +117,15 @@ int main(int argc, char** argv) {
     agent::Session session(argc, argv, options);
     session.set_items(o.items);
     while (auto item = session.next()) {
+      if (*item == "@return") return 0;
+      if (item->rfind("@wait ", 0) == 0) {
+        while (access(item->c_str() + 6, F_OK) != 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       for (long i = 0; i < o.flood; ++i) session.info("flood " + std::to_string(i));
       if (!o.db.empty()) query(session, o.db);
       if (o.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.sleep_ms));
+      if (o.quiet) continue;
       session.info("item " + *item);
       session.items_processed(1);
     }

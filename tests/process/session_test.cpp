@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <thread>
 #include <variant>
@@ -326,6 +327,73 @@ TEST(Session, WindowAgentTakesFourLinesAtOnce) {
   EXPECT_EQ(count_of<msg::ItemsProcessed>(all), 4u);
   EXPECT_EQ(agent.read_line(300ms), std::nullopt);  // no fifth OK before more data
   agent.close_stdin();
+  expect_exit(agent, 0);
+}
+
+// With WINDOW 8 and the next line already read, next() holds each OK back, up to half the
+// window, and writes the held ones together: each packet below is one write(2) of the agent.
+TEST(Session, NextHoldsOksWhileTheNextLineIsHereAndWritesThemTogether) {
+  test::Child::Options packets;
+  packets.stdout_packets = true;
+  test::Child agent(
+      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"}, packets);
+  ASSERT_EQ(agent.read_packet(), "WINDOW 8\n");
+  ASSERT_EQ(agent.read_packet(), "OK\n");
+  agent.write("1\n2\n3\n4\n5\n6\n7\n8\n");             // one write: the agent reads the 8 at once
+  EXPECT_EQ(agent.read_packet(), "OK\nOK\nOK\nOK\n");  // half the window held: written
+  EXPECT_EQ(agent.read_packet(), "OK\nOK\nOK\nOK\n");  // no line left: written before waiting
+  EXPECT_EQ(agent.read_packet(300ms), std::nullopt);
+  agent.close_stdin();
+  EXPECT_EQ(agent.read_packet(), std::nullopt);  // EOF, nothing more
+  expect_exit(agent, 0);
+}
+
+// The scheduler sends no more lines until it has OKs; so no OK may stay held while the agent
+// waits for input, also when the line after the item was blank (read, but not an item).
+TEST(Session, NoOkStaysHeldWhileTheAgentWaitsForInput) {
+  test::Child::Options packets;
+  packets.stdout_packets = true;
+  test::Child agent(
+      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"}, packets);
+  ASSERT_EQ(agent.read_packet(), "WINDOW 8\n");
+  ASSERT_EQ(agent.read_packet(), "OK\n");
+  agent.write("1\n2\n");
+  EXPECT_EQ(agent.read_packet(), "OK\nOK\n");
+  agent.write("3\n \n");
+  EXPECT_EQ(agent.read_packet(), "OK\n");
+  agent.close_stdin();
+  expect_exit(agent, 0);
+}
+
+// An OK held while the next item takes long goes out with the next heartbeat: the item below
+// waits for a file that the test makes only once it has seen the first item's OK.
+TEST(Session, AnOkHeldThroughASlowItemGoesOutWithTheHeartbeat) {
+  test::TempDir dir;
+  const std::string go = dir.path() + "/go";
+  test::Child agent(
+      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=50"});
+  ASSERT_EQ(agent.read_line(), "WINDOW 8");
+  ASSERT_EQ(agent.read_line(), "OK");
+  agent.write("1\n@wait " + go + "\n");
+  std::vector<std::string> seen;
+  ASSERT_TRUE(agent.wait_for_line("OK", 30s, &seen)) << "the first item's OK stayed held";
+  for (const auto& line : seen) EXPECT_EQ(line, "Heartbeat");
+  std::ofstream(go).close();
+  ASSERT_TRUE(agent.wait_for_line("OK", 30s));
+  agent.close_stdin();
+  expect_exit(agent, 0);
+}
+
+// An agent that leaves its loop early (here on the item `@return`) still sends the OKs of the
+// items it finished: the Session's destructor writes them.
+TEST(Session, OksHeldWhenTheAgentLeavesItsLoopGoOutWhenTheSessionEnds) {
+  test::Child agent(
+      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"});
+  ASSERT_EQ(agent.read_line(), "WINDOW 8");
+  ASSERT_EQ(agent.read_line(), "OK");
+  agent.write("1\n@return\n");
+  EXPECT_EQ(agent.read_line(), "OK");          // the first item's, held while @return was read
+  EXPECT_EQ(agent.read_line(), std::nullopt);  // no OK for @return: the agent left before it
   expect_exit(agent, 0);
 }
 

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -301,7 +302,15 @@ Child::Child(std::vector<std::string> argv, Options options) {
   ignore_sigpipe_once();
   int in[2], out[2], err[2] = {-1, -1};
   if (::pipe2(in, O_CLOEXEC) != 0) throw_errno("pipe2");
-  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe2");
+  if (options.stdout_packets && options.merge_stderr)
+    throw std::runtime_error("Child: stdout_packets with merge_stderr");
+  if (options.stdout_packets) {
+    // out[0] is ours, out[1] the child's, as with the pipe.
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, out) != 0)
+      throw_errno("socketpair");
+  } else if (::pipe2(out, O_CLOEXEC) != 0) {
+    throw_errno("pipe2");
+  }
   if (!options.merge_stderr && ::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe2");
 
   posix_spawn_file_actions_t fa;
@@ -411,6 +420,13 @@ std::optional<std::string> Child::read_line(std::chrono::milliseconds timeout) {
     }
     if (!pump(deadline) && out_ >= 0) return std::nullopt;  // timeout
   }
+}
+
+std::optional<std::string> Child::read_packet(std::chrono::milliseconds timeout) {
+  if (!outbuf_.empty()) throw std::logic_error("Child::read_packet after a partial read_line");
+  // One read(2) of a SOCK_SEQPACKET socket takes one packet: pump() reads once.
+  if (!pump(Clock::now() + timeout) || outbuf_.empty()) return std::nullopt;
+  return std::exchange(outbuf_, std::string());
 }
 
 bool Child::wait_for_line(const std::string& line, std::chrono::milliseconds timeout,

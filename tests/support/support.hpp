@@ -95,6 +95,9 @@ class Child {
     std::map<std::string, std::string> env;  // added to / overriding the environment
     bool merge_stderr = false;               // stderr into the stdout pipe
     std::string cwd;
+    // stdout on a SOCK_SEQPACKET socket pair instead of a pipe: each write(2) of the child
+    // arrives whole and apart (read_packet). Not with merge_stderr.
+    bool stdout_packets = false;
   };
   Child(std::vector<std::string> argv, Options options);
   explicit Child(std::vector<std::string> argv) : Child(std::move(argv), Options{}) {}
@@ -110,6 +113,9 @@ class Child {
   // Reads lines until one equals `line` (true) or EOF/timeout (false); others go to `seen`.
   bool wait_for_line(const std::string& line, std::chrono::milliseconds timeout = 30s,
                      std::vector<std::string>* seen = nullptr);
+  // With Options::stdout_packets: the bytes of the child's next write(2) to stdout, whole;
+  // nullopt at EOF or after `timeout`. Not after read_line() has buffered part of stdout.
+  std::optional<std::string> read_packet(std::chrono::milliseconds timeout = 30s);
   // All remaining stdout until EOF (bounded by timeout).
   std::string read_all(std::chrono::milliseconds timeout = 30s);
   std::string read_stderr_all(std::chrono::milliseconds timeout = 30s);

@@ -75,7 +75,7 @@ class Session {
   // interval after construction). Throws agent::Error for bad scheduler options or a window
   // outside 1..1024. In scheduler mode stdout belongs to the Session: do not write to it.
   Session(int& argc, char** argv, SessionOptions options = {});
-  ~Session();  // stops the heartbeat and joins it; sends nothing
+  ~Session();  // sends the OKs next() still holds (below), stops the heartbeat and joins it
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -91,7 +91,10 @@ class Session {
   // initial WINDOW/OK), then returns the next data line; nullopt when there is no more data
   // (stdin EOF) or stdout is gone. Blank lines are skipped. A line longer than
   // protocol::max_line_bytes is skipped with an ERROR message and acknowledged at once (the
-  // agent never sees it). In standalone mode: the next item, with no protocol output.
+  // agent never sees it). With a window of 4 or more, while the next line is already here, the
+  // OK is held back, up to half the window, and goes out with later ones in one write: before
+  // any other message, before next() waits for input, at the next heartbeat and when the
+  // Session ends. In standalone mode: the next item, with no protocol output.
   std::optional<std::string> next();
 
   // The low-level loop for agents that commit items in groups (SPEC §2.5, §8):
