@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "agent/protocol.hpp"
+
 namespace sched {
 
 namespace {
@@ -73,16 +75,18 @@ long QueryResult::get_long(int row, int col, long fallback) const {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   return ec == std::errc() ? out : fallback;
 }
-agent::protocol::Row QueryResult::row(int row, int skip_from) const {
-  agent::protocol::Row out;
+std::optional<std::string_view> QueryResult::value(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return std::string_view(PQgetvalue(res_.get(), row, col),
+                          static_cast<std::size_t>(PQgetlength(res_.get(), row, col)));
+}
+
+std::string QueryResult::row_line(int row, int skip_from) const {
+  std::string line;
   int n = skip_from < 0 ? columns() : std::min(skip_from, columns());
-  out.fields.reserve(static_cast<std::size_t>(n));
-  for (int c = 0; c < n; ++c) {
-    agent::protocol::Field f{column_name(c), std::nullopt};
-    if (!is_null(row, c)) f.value = get(row, c);
-    out.fields.push_back(std::move(f));
-  }
-  return out;
+  for (int c = 0; c < n; ++c)
+    agent::protocol::append_field(line, PQfname(res_.get(), c), value(row, c));
+  return line;
 }
 
 bool QueryResult::connection_lost() const {

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-
-#include "agent/protocol.hpp"
 
 struct pg_result;
 
@@ -36,9 +35,11 @@ class QueryResult {
   bool is_null(int row, int col) const;
   std::string get(int row, int col) const;
   long get_long(int row, int col, long fallback = 0) const;
-  // Row `row` with its column names (NULL as nullopt), e.g. for a row line (SPEC §2.4);
-  // columns from `skip_from` on are left out.
-  agent::protocol::Row row(int row, int skip_from = -1) const;
+  // The value as a view into the result (valid while the result lives); nullopt for NULL.
+  std::optional<std::string_view> value(int row, int col) const;
+  // Row `row` as a row line (SPEC §2.4: agent::protocol::format_row of its columns, by name,
+  // NULL as `col=`), made straight from the result; columns from `skip_from` on are left out.
+  std::string row_line(int row, int skip_from = -1) const;
   long affected() const;  // rows touched by UPDATE/INSERT/DELETE
 
  private:

@@ -15,7 +15,7 @@ constexpr const char* kTimeout = "SELECT set_config('statement_timeout', $1, fal
 std::vector<std::string> row_lines(const QueryResult& r) {
   std::vector<std::string> lines;
   lines.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) lines.push_back(agent::protocol::format_row(r.row(i)));
+  for (int i = 0; i < r.rows(); ++i) lines.push_back(r.row_line(i));
   return lines;
 }
 }  // namespace

@@ -3,9 +3,9 @@
 // lost connection cuts the run short and the next run is on a new connection.
 #include "sql_source.hpp"
 
+#include <algorithm>
 #include <charconv>
 
-#include "agent/protocol.hpp"
 #include "log.hpp"
 
 namespace sched {
@@ -237,7 +237,8 @@ void SqlSource::on_fetch(const QueryResult& r) {
     return;
   }
   int column = r.column(column_);
-  if (column < 0) {
+  int hash_column = r.columns() - 1;  // ours, last: not the step's
+  if (column < 0 || column == hash_column) {
     fail(fmt::format("query failed: its result has no column \"{}\" (jq_runonpfile)", column_));
     return;
   }
@@ -247,18 +248,28 @@ void SqlSource::on_fetch(const QueryResult& r) {
   bool drained = static_cast<std::size_t>(r.rows()) < limits_.fetch;
   if (!drained) maybe_fetch(static_cast<std::size_t>(r.rows()));
   std::size_t before = run_new_;
-  std::string fed = "{";
-  batch_.clear();  // identical rows within one FETCH are fed once
-  int hash_column = r.columns() - 1;
-  for (int i = 0; i < r.rows(); ++i) {
-    ++run_rows_;
-    std::string hash = r.get(i, hash_column);
+  // Identical rows within one FETCH are fed once: the batch's hashes sorted (with their rows'
+  // numbers, so the first of equal ones comes first), each row whose hash repeats the one
+  // before is marked.
+  const int rows = r.rows();
+  batch_.clear();
+  for (int i = 0; i < rows; ++i) {
+    const std::string_view hash = r.value(i, hash_column).value_or("");
     std::int64_t h = 0;
     std::from_chars(hash.data(), hash.data() + hash.size(), h);
-    if (!batch_.insert(h).second) continue;
-    if (!accept(r, i, column)) continue;
+    batch_.emplace_back(h, i);
+  }
+  std::sort(batch_.begin(), batch_.end());
+  repeats_.assign(static_cast<std::size_t>(rows), false);
+  for (std::size_t k = 1; k < batch_.size(); ++k)
+    if (batch_[k].first == batch_[k - 1].first)
+      repeats_[static_cast<std::size_t>(batch_[k].second)] = true;
+  std::string fed = "{";
+  for (int i = 0; i < rows; ++i) {
+    ++run_rows_;
+    if (repeats_[static_cast<std::size_t>(i)] || !accept(r, i, column)) continue;
     if (fed.size() > 1) fed += ',';
-    fed += hash;
+    fed += r.value(i, hash_column).value_or("");
   }
   if (!drained) maybe_fetch();  // if the queues had no room for it before
   if (run_new_ > before) {
@@ -323,11 +334,8 @@ void SqlSource::count(bool drained) {
 // A fetched row not fed yet: queued for its holder, or skipped (for a later run) when that
 // queue is full. Returns whether it was queued.
 bool SqlSource::accept(const QueryResult& r, int row, int column) {
-  agent::protocol::Row fields = r.row(row, r.columns() - 1);
-  std::optional<std::string_view> value;
-  if (const auto& v = fields.fields[static_cast<std::size_t>(column)].value) value = *v;
-  std::string holder = router_.holder(value);
-  if (!queues_.push(holder, agent::protocol::format_row(fields))) {
+  const std::string& holder = router_.holder(r.value(row, column));
+  if (!queues_.push(holder, r.row_line(row, r.columns() - 1))) {
     ++run_skipped_;
     return false;
   }

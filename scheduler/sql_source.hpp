@@ -35,7 +35,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "backoff.hpp"
 #include "data_source.hpp"
@@ -121,7 +122,8 @@ class SqlSource final : public DataSource {
   std::size_t fed_on_connection_ = 0;   // rows in the connection's table of fed rows
   std::size_t runs_on_connection_ = 0;  // runs declared on the connection (the one under way too)
   bool run_all_fed_ = false;            // the run returned rows, all fed already
-  std::unordered_set<std::int64_t> batch_;
+  std::vector<std::pair<std::int64_t, int>> batch_;  // a FETCH's hashes, with their rows
+  std::vector<bool> repeats_;                        // the rows that repeat an earlier one
   bool rows_event_ = false, end_event_ = false, end_ok_ = false;
   std::string end_text_;
   Source connect_;

@@ -149,16 +149,16 @@ class RowReader {
 
 }  // namespace
 
+void append_field(std::string& line, std::string_view name, std::optional<std::string_view> value) {
+  if (!line.empty()) line += ' ';
+  line += name;
+  line += '=';
+  if (value) append_quoted(line, *value);
+}
+
 std::string format_row(const Row& row) {
   std::string out;
-  bool first = true;
-  for (const Field& field : row.fields) {
-    if (!first) out += ' ';
-    first = false;
-    out += field.name;
-    out += '=';
-    if (field.value) append_quoted(out, *field.value);
-  }
+  for (const Field& field : row.fields) append_field(out, field.name, field.value);
   return out;
 }
 

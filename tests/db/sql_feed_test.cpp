@@ -105,6 +105,22 @@ TEST_F(SqlFeed, EachRowOfTheQueryIsComputedOnceARun) {
             "600");
 }
 
+// Identical rows of one FETCH are fed once (docs/feeding.md, item 5), however far apart: each
+// of 20 rows comes three times, 20 rows apart, in one batch.
+TEST_F(SqlFeed, IdenticalRowsOfOneFetchAreFedOnce) {
+  SchedulerHarness h(settings());
+  test::feed::make_tables(h.db(), 20);
+  h.start();
+  auto step = test::feed::sql_step(
+      "SELECT id, k FROM items CROSS JOIN generate_series(1, 3) g ORDER BY g, id",
+      test::feed::results_args(h.db()));
+  long long pk = h.queue(step);
+  ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
+  EXPECT_EQ(h.endtext(pk), "Completed");
+  EXPECT_EQ(h.db().query("SELECT count(*) FROM feed_seen"), "20");
+  EXPECT_EQ(h.db().query("SELECT count(DISTINCT item) FROM feed_seen"), "20");
+}
+
 TEST_F(SqlFeed, SameRowsForeverEndWithAWarning) {
   SchedulerHarness h(settings());
   test::feed::make_tables(h.db(), 100);
@@ -142,17 +158,24 @@ TEST_F(SqlFeed, FailingQueriesFailTheStepWithPostgresMessage) {
   long long syntax = h.queue(bad);
   auto nocol = test::feed::sql_step("SELECT id FROM items", test::feed::results_args(h.db()));
   long long missing = h.queue(nocol);
+  // The scheduler's own column of each row's hash, last in the cursor, is not the step's.
+  auto ours = test::feed::sql_step("SELECT id, k FROM items", test::feed::results_args(h.db()),
+                                   "jobline_hash");
+  long long hash = h.queue(ours);
   auto runtime = test::feed::sql_step("SELECT id, k, 1 / (id - 5) AS boom FROM items",
                                       test::feed::results_args(h.db()));
   long long division = h.queue(runtime);
-  for (long long pk : {syntax, missing, division}) ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
+  for (long long pk : {syntax, missing, hash, division})
+    ASSERT_TRUE(h.wait_ended(pk, 60s)) << h.log();
   EXPECT_EQ(h.endtext(syntax).rfind("query failed: ERROR:  syntax error at or near \"SELEKT\"", 0),
             0u)
       << h.endtext(syntax);
   EXPECT_EQ(h.endtext(missing), "query failed: its result has no column \"k\" (jq_runonpfile)");
+  EXPECT_EQ(h.endtext(hash),
+            "query failed: its result has no column \"jobline_hash\" (jq_runonpfile)");
   EXPECT_EQ(h.endtext(division).rfind("query failed: ERROR:  division by zero", 0), 0u)
       << h.endtext(division);
-  for (long long pk : {syntax, missing, division}) EXPECT_EQ(h.end_bits(pk), 2);
+  for (long long pk : {syntax, missing, hash, division}) EXPECT_EQ(h.end_bits(pk), 2);
 }
 
 TEST_F(SqlFeed, JqSubsValuesAreLiteralsNotSql) {

@@ -189,6 +189,10 @@ struct Row {
 
 // Column names must be non-empty and hold no space, '=', '\'' or control byte; values any bytes.
 std::string format_row(const Row& row);  // no '\n'
+// format_row one field at a time, for rows that are not in a Row (e.g. straight from a query
+// result): appends `name='value'` (nullopt: `name=`) to `line`, after a space unless `line` is
+// empty.
+void append_field(std::string& line, std::string_view name, std::optional<std::string_view> value);
 
 struct RowParse {
   std::optional<Row> row;  // set on success
