@@ -330,13 +330,20 @@ TEST(Session, WindowAgentTakesFourLinesAtOnce) {
   expect_exit(agent, 0);
 }
 
+// session_agent at WINDOW 8 that writes nothing of its own for an item, so that only its OKs
+// are seen; heartbeat_ms "0": no heartbeat. With `packets`, each write(2) of it is read apart.
+test::Child quiet_window_agent(const std::string& heartbeat_ms, bool packets = false) {
+  test::Child::Options options;
+  options.stdout_packets = packets;
+  return test::Child({session_agent(), "--scheduler_start", "--window=8", "--quiet",
+                      "--heartbeat-ms=" + heartbeat_ms},
+                     options);
+}
+
 // With WINDOW 8 and the next line already read, next() holds each OK back, up to half the
 // window, and writes the held ones together: each packet below is one write(2) of the agent.
 TEST(Session, NextHoldsOksWhileTheNextLineIsHereAndWritesThemTogether) {
-  test::Child::Options packets;
-  packets.stdout_packets = true;
-  test::Child agent(
-      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"}, packets);
+  test::Child agent = quiet_window_agent("0", true);
   ASSERT_EQ(agent.read_packet(), "WINDOW 8\n");
   ASSERT_EQ(agent.read_packet(), "OK\n");
   agent.write("1\n2\n3\n4\n5\n6\n7\n8\n");             // one write: the agent reads the 8 at once
@@ -351,10 +358,7 @@ TEST(Session, NextHoldsOksWhileTheNextLineIsHereAndWritesThemTogether) {
 // The scheduler sends no more lines until it has OKs; so no OK may stay held while the agent
 // waits for input, also when the line after the item was blank (read, but not an item).
 TEST(Session, NoOkStaysHeldWhileTheAgentWaitsForInput) {
-  test::Child::Options packets;
-  packets.stdout_packets = true;
-  test::Child agent(
-      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"}, packets);
+  test::Child agent = quiet_window_agent("0", true);
   ASSERT_EQ(agent.read_packet(), "WINDOW 8\n");
   ASSERT_EQ(agent.read_packet(), "OK\n");
   agent.write("1\n2\n");
@@ -370,8 +374,7 @@ TEST(Session, NoOkStaysHeldWhileTheAgentWaitsForInput) {
 TEST(Session, AnOkHeldThroughASlowItemGoesOutWithTheHeartbeat) {
   test::TempDir dir;
   const std::string go = dir.path() + "/go";
-  test::Child agent(
-      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=50"});
+  test::Child agent = quiet_window_agent("50");
   ASSERT_EQ(agent.read_line(), "WINDOW 8");
   ASSERT_EQ(agent.read_line(), "OK");
   agent.write("1\n@wait " + go + "\n");
@@ -387,8 +390,7 @@ TEST(Session, AnOkHeldThroughASlowItemGoesOutWithTheHeartbeat) {
 // An agent that leaves its loop early (here on the item `@return`) still sends the OKs of the
 // items it finished: the Session's destructor writes them.
 TEST(Session, OksHeldWhenTheAgentLeavesItsLoopGoOutWhenTheSessionEnds) {
-  test::Child agent(
-      {session_agent(), "--scheduler_start", "--window=8", "--quiet", "--heartbeat-ms=0"});
+  test::Child agent = quiet_window_agent("0");
   ASSERT_EQ(agent.read_line(), "WINDOW 8");
   ASSERT_EQ(agent.read_line(), "OK");
   agent.write("1\n@return\n");
